@@ -1,0 +1,297 @@
+"""The ``supportlab`` command line.
+
+Every command exits non-zero on failure and prints one short paragraph (what, where, how to fix);
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from supportlab.errors import SupportlabError
+
+
+class _Group(click.Group):
+    """A click group that turns supportlab errors into one-paragraph messages."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        debug = bool(ctx.params.get("debug")) or "--debug" in sys.argv
+        try:
+            return super().invoke(ctx)
+        except SupportlabError as exc:
+            if debug:
+                traceback.print_exc()
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted; nothing was changed by the unfinished step", err=True)
+            ctx.exit(130)
+        except Exception as exc:
+            if debug:
+                traceback.print_exc()
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            click.echo(f"error: unexpected {exc.__class__.__name__}: {first} "
+                       "(run again with --debug for the traceback)", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.option("-C", "--workspace", "workspace", type=click.Path(file_okay=False),
+              default=None, help="Workspace directory (default: nearest supportlab.toml).")
+@click.version_option(package_name="supportlab")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, workspace: str | None) -> None:
+    """supportlab: randomized experiments for partner enablement.
+
+    Quick start: 'supportlab demo' builds a simulated PRM world and runs the loop.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    ctx.obj["workspace"] = workspace
+
+
+def _open(ctx: click.Context, read_only: bool = False):
+    from supportlab.workspace import Workspace
+
+    return Workspace.open(ctx.obj.get("workspace"), read_only=read_only)
+
+
+@contextmanager
+def _progress(label: str, total: float | None = 100.0) -> Iterator[Any]:
+    """A progress bar on stderr when it is a terminal; silent otherwise."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeElapsedColumn(), console=console, transient=True,
+                  disable=not console.is_terminal) as prog:
+        task = prog.add_task(label, total=total)
+
+        def update(completed: float, description: str | None = None) -> None:
+            prog.update(task, completed=completed,
+                        **({"description": description} if description else {}))
+
+        yield update
+
+
+# -- init ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False), default=".")
+@click.option("--timezone", default="Asia/Tokyo", show_default=True,
+              help="Zone for timestamps given without one.")
+@click.option("--language", type=click.Choice(["ja", "en"]), default="ja", show_default=True,
+              help="Report language.")
+@click.option("--database", default="data/supportlab.duckdb", show_default=True,
+              help="DuckDB file, relative to the workspace.")
+def init(directory: str, timezone: str, language: str, database: str) -> None:
+    """Create a workspace in DIRECTORY (supportlab.toml, data/, experiments/, reports/)."""
+    from supportlab.config import init_workspace
+
+    cfg = init_workspace(directory, timezone=timezone, language=language, database=database)
+    click.echo(f"created workspace {cfg.root} (database {cfg.database}, timezone {cfg.timezone}, "
+               f"language {cfg.language})")
+
+
+# -- ingest -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("table")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--mapping", type=click.Path(dir_okay=False, exists=True),
+              help="YAML mapping of the export's column names (and values) to canonical ones.")
+@click.option("--encoding", help="Text encoding of CSV files (default: detected; utf-8, cp932).")
+@click.option("--strict", is_flag=True, help="Load nothing if any row is invalid.")
+@click.option("--allow-empty", is_flag=True, help="Accept files with a header but no rows.")
+@click.pass_context
+def ingest(ctx: click.Context, table: str, files: tuple[str, ...], mapping: str | None,
+           encoding: str | None, strict: bool, allow_empty: bool) -> None:
+    """Load PRM exports (CSV, Parquet, .xlsx) into TABLE, validating every row.
+
+    Valid rows are appended; invalid rows go to the quarantine table with the reason; rows
+    already loaded are skipped. All FILES load in one transaction: on any error nothing changes.
+
+    \b
+    Mapping file example (mappings/events.yaml):
+      table: events
+      columns: {イベントID: event_id, 代理店ID: partner_id, 日時: ts, 種別: event_type}
+      values: {event_type: {ログイン: login}}
+    """
+    from supportlab.ingest import ingest as run_ingest
+    from supportlab.ingest import load_mapping
+    from supportlab.schemas import table_spec
+
+    table_spec(table)
+    mp = load_mapping(mapping) if mapping else None
+    with _open(ctx) as ws, _progress(f"loading {table}") as update:
+        summary = run_ingest(ws, table, files, mapping=mp, encoding=encoding, strict=strict,
+                             allow_empty=allow_empty,
+                             on_progress=lambda name, p: update(p, f"loading {name}"))
+    click.echo(str(summary))
+    if summary.rows_quarantined:
+        click.echo(f"see quarantined rows with: supportlab quarantine --batch {summary.batch_id}")
+
+
+# -- quarantine -----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--batch", help="Only rows of this ingest batch.")
+@click.option("--table", "table_name", help="Only rows meant for this table.")
+@click.option("--limit", default=20, show_default=True, help="Rows to show.")
+@click.pass_context
+def quarantine(ctx: click.Context, batch: str | None, table_name: str | None, limit: int) -> None:
+    """Show quarantined rows with the reason they were rejected."""
+    where, params = [], []
+    if batch:
+        where.append("batch_id = ?")
+        params.append(batch)
+    if table_name:
+        where.append("table_name = ?")
+        params.append(table_name)
+    sql = ("SELECT table_name, source, source_row, reason, CAST(record AS VARCHAR) AS record "
+           "FROM quarantine" + (" WHERE " + " AND ".join(where) if where else "") +
+           f" ORDER BY quarantined_at, source, source_row LIMIT {int(limit)}")
+    with _open(ctx, read_only=True) as ws:
+        df = ws.query(sql, params)
+        total = ws.query("SELECT count(*) AS n FROM quarantine" +
+                         (" WHERE " + " AND ".join(where) if where else ""), params)["n"][0]
+    if df.empty:
+        click.echo("no quarantined rows")
+        return
+    for r in df.itertuples():
+        click.echo(f"{r.table_name} {Path(r.source).name}:{r.source_row}: {r.reason}\n    {r.record}")
+    click.echo(f"{total:,} quarantined row(s) in all")
+
+
+# -- validate -----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--table", "tables", multiple=True, help="Only these tables (repeatable).")
+@click.pass_context
+def validate(ctx: click.Context, tables: tuple[str, ...]) -> None:
+    """Re-check the whole workspace: schemas, unique keys and cross-table references."""
+    from supportlab.errors import DataValidationError
+
+    with _open(ctx, read_only=True) as ws:
+        counts = ws.counts()
+        report = ws.validate(list(tables) or None)
+    sizes = ", ".join(f"{k} {v:,}" for k, v in counts.items())
+    if not report.ok:
+        raise DataValidationError(
+            f"{len(report.failures)} check(s) failed:\n{report}", where="workspace",
+            fix="correct the exports and re-ingest, or inspect the rows with SQL")
+    click.echo(f"workspace valid: {sizes}")
+
+
+# -- simulate -----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--partners", "n_partners", default=1000, show_default=True, type=click.IntRange(10),
+              help="Number of partner companies.")
+@click.option("--seed", default=20261001, show_default=True, type=int, help="Random seed.")
+@click.option("--days", default=365, show_default=True, type=click.IntRange(30),
+              help="Days of history.")
+@click.option("--end", "end", default="2026-11-01", show_default=True,
+              help="Last day of history (exclusive), YYYY-MM-DD.")
+@click.option("--events", "events", type=click.IntRange(1), default=None,
+              help="Approximate total number of events (default: realistic rate).")
+@click.option("--replace", is_flag=True, help="Replace data already in the workspace.")
+@click.pass_context
+def simulate(ctx: click.Context, n_partners: int, seed: int, days: int, end: str,
+             events: int | None, replace: bool) -> None:
+    """Generate a seeded, believable PRM world into the workspace database."""
+    from supportlab.errors import ConfigError
+
+    try:
+        end_date = dt.date.fromisoformat(end)
+    except ValueError:
+        raise ConfigError(f"--end '{end}' is not a date", fix="write it as YYYY-MM-DD") from None
+    with _open(ctx) as ws:
+        summary = run_simulation(ws, n_partners=n_partners, seed=seed, days=days, end=end_date,
+                                 events=events, replace=replace)
+    click.echo(summary)
+
+
+def run_simulation(ws: Any, *, n_partners: int, seed: int, days: int, end: dt.date,
+                   events: int | None, replace: bool) -> str:
+    """Simulate into an open workspace (shared by ``simulate`` and ``demo``)."""
+    import time
+
+    from supportlab.simulate import SimulationConfig, expected_event_count, simulate_world
+    from supportlab.workspace import simulated_tables, write_simulation
+
+    existing = {t: n for t, n in ws.counts().items() if n}
+    if existing and not replace:
+        from supportlab.errors import WorkspaceError
+
+        raise WorkspaceError(
+            "the workspace already holds data (" + ", ".join(f"{k} {v:,}" for k, v in
+                                                            existing.items()) + ")",
+            where=str(ws.config.database_path),
+            fix="pass --replace to overwrite it with simulated data, or use a new workspace")
+    rate = None
+    if events is not None:
+        rate = events / (n_partners * days)
+    config = SimulationConfig(n_partners=n_partners, seed=seed, end=end, days=days,
+                              events_per_partner_per_day=rate, timezone=ws.config.timezone)
+    expected = max(expected_event_count(config), 1)
+    t0 = time.perf_counter()
+    with _progress("simulating", total=expected) as update:
+        written = write_simulation(ws, simulate_world(config), replace=replace,
+                                   on_rows=lambda table, n: update(n) if table == "events" else None)
+    secs = time.perf_counter() - t0
+    parts = ", ".join(f"{t} {written.get(t, 0):,}" for t in simulated_tables(written))
+    return f"simulated in {secs:.1f} s: {parts}"
+
+
+# -- demo ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--partners", "n_partners", default=1000, show_default=True, type=click.IntRange(10))
+@click.option("--seed", default=20261001, show_default=True, type=int)
+@click.pass_context
+def demo(ctx: click.Context, n_partners: int, seed: int) -> None:
+    """Build the simulated PRM world in the default workspace, validate it and summarise."""
+    from supportlab.config import find_root, init_workspace
+    from supportlab.errors import DataValidationError
+    from supportlab.workspace import Workspace
+
+    root = ctx.obj.get("workspace") or find_root() or Path.cwd()
+    if find_root(root) is None:
+        init_workspace(root)
+    with Workspace.open(root) as ws:
+        click.echo(run_simulation(ws, n_partners=n_partners, seed=seed, days=365,
+                                  end=dt.date(2026, 11, 1), events=None, replace=True))
+        report = ws.validate()
+        if not report.ok:
+            raise DataValidationError(f"the simulated world failed validation:\n{report}")
+        click.echo("validated: all schema, key and reference checks passed")
+        click.echo(ws.summary_text())
+    click.echo(f"workspace database: {ws.config.database_path}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``supportlab`` command."""
+    cli.main(args=argv, prog_name="supportlab", standalone_mode=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,786 @@
+"""Loading PRM exports into the workspace: read, map, validate, quarantine, append — atomically.
+
+Supported inputs: CSV (UTF-8, UTF-8 with BOM, Shift_JIS/cp932; detected, or set with
+``encoding=``), Parquet and Excel ``.xlsx``. A mapping file renames an export's columns (Japanese
+headers included) and, optionally, its values to the canonical ones of :mod:`supportlab.schemas`::
+
+    # mappings/events.yaml
+    table: events
+    columns: {イベントID: event_id, 代理店ID: partner_id, 日時: ts, 種別: event_type}
+    values:
+      event_type: {ログイン: login, 視聴: view}
+
+Every row is checked in the engine against the table's schema (compiled to SQL); valid rows are
+appended, invalid rows go to the ``quarantine`` table with the reason and their original values,
+and rows whose key is already loaded are skipped (identical) or quarantined (different values).
+All files of one call are loaded in a single transaction: an error or a kill leaves the database
+exactly as it was.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+import tempfile
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import yaml
+
+from supportlab.errors import ConfigError, DataValidationError, InputFileError
+from supportlab.schemas import FOREIGN_KEYS, TableSpec, quote_ident, sql_checks, table_spec
+from supportlab.workspace import Workspace
+
+__all__ = ["ColumnMapping", "FileSummary", "IngestSummary", "detect_encoding", "ingest",
+           "load_mapping"]
+
+SAMPLE_BYTES = 1 << 20
+_ENCODING_ALIASES = {
+    "utf8": "utf-8", "utf-8": "utf-8", "utf_8": "utf-8", "utf-8-sig": "utf-8-sig",
+    "utf8-sig": "utf-8-sig", "utf-8-bom": "utf-8-sig",
+    "cp932": "cp932", "ms932": "cp932", "windows-31j": "cp932", "sjis": "cp932",
+    "shift_jis": "cp932", "shift-jis": "cp932", "shiftjis": "cp932", "s-jis": "cp932",
+}
+_KIND = {"VARCHAR": "text", "BIGINT": "whole number", "DOUBLE": "number",
+         "BOOLEAN": "true/false value", "DATE": "date", "TIMESTAMPTZ": "timestamp"}
+#: header names that often mean a canonical column (used for hints only, never silently)
+_SYNONYMS = {
+    "ts": ("timestamp", "datetime", "time", "date", "occurred_at", "event_time", "日時", "発生日時"),
+    "partner_id": ("partner", "agency_id", "reseller_id", "代理店id", "代理店コード"),
+    "event_type": ("type", "event", "action", "種別", "イベント種別"),
+    "registered_at": ("created_at", "date", "登録日", "登録日時"),
+    "amount": ("value", "price", "金額", "見込金額"),
+}
+_TRUE = ("true", "t", "1", "yes", "y", "はい", "○", "won", "受注")
+_FALSE = ("false", "f", "0", "no", "n", "いいえ", "×", "lost", "失注")
+
+
+# -- mapping ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """How an export's columns (and values) map to a canonical table."""
+
+    columns: dict[str, str] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    table: str | None = None
+    sheet: str | None = None
+
+    def canonical(self, header: str) -> str:
+        return self.columns.get(header, self.columns.get(header.strip(), header.strip()))
+
+
+def load_mapping(path: str | Path) -> ColumnMapping:
+    """Read a mapping YAML file (keys: ``table``, ``columns``, ``values``, ``sheet``)."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise ConfigError("mapping file not found", where=str(p),
+                          fix="check the path given to --mapping") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"mapping file is not valid UTF-8 YAML ({exc})", where=str(p),
+                          fix="save it as UTF-8 and check its indentation") from None
+    if not isinstance(data, dict):
+        raise ConfigError("mapping file must be a YAML mapping with a 'columns' key",
+                          where=str(p), fix="see 'supportlab ingest --help' for an example")
+    allowed = {"table", "columns", "values", "sheet"}
+    unknown = set(data) - allowed
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(map(str, sorted(unknown)))}", where=str(p),
+                          fix=f"allowed keys: {', '.join(sorted(allowed))}")
+    cols = data.get("columns") or {}
+    vals = data.get("values") or {}
+    if not isinstance(cols, dict) or not all(isinstance(v, str) for v in cols.values()):
+        raise ConfigError("'columns' must map export headers to canonical column names",
+                          where=f"{p} columns", fix="write e.g. columns: {代理店ID: partner_id}")
+    if not isinstance(vals, dict) or not all(isinstance(v, dict) for v in vals.values()):
+        raise ConfigError("'values' must map a canonical column to {export value: value}",
+                          where=f"{p} values", fix="write e.g. values: {event_type: {ログイン: login}}")
+    return ColumnMapping(
+        columns={str(k).strip(): v for k, v in cols.items()},
+        values={c: {str(k): str(v) for k, v in m.items()} for c, m in vals.items()},
+        table=data.get("table"),
+        sheet=None if data.get("sheet") is None else str(data["sheet"]),
+    )
+
+
+# -- results ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    """What happened to one input file."""
+
+    source: str
+    encoding: str | None
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    duplicates_skipped: int
+    reasons: tuple[tuple[str, int], ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """What an ingest call did, file by file."""
+
+    table: str
+    batch_id: str
+    files: tuple[FileSummary, ...]
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+    @property
+    def duplicates_skipped(self) -> int:
+        return sum(f.duplicates_skipped for f in self.files)
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([
+            {"source": f.source, "encoding": f.encoding, "read": f.rows_read,
+             "loaded": f.rows_loaded, "quarantined": f.rows_quarantined,
+             "duplicates_skipped": f.duplicates_skipped} for f in self.files])
+
+    def __str__(self) -> str:
+        lines = [f"{self.table}: read {self.rows_read:,}, loaded {self.rows_loaded:,}, "
+                 f"quarantined {self.rows_quarantined:,}, duplicates skipped "
+                 f"{self.duplicates_skipped:,}"]
+        for f in self.files:
+            for reason, n in f.reasons:
+                lines.append(f"  {Path(f.source).name}: {n:,} row(s) quarantined: {reason}")
+            for note in f.notes:
+                lines.append(f"  {Path(f.source).name}: {note}")
+        return "\n".join(lines)
+
+
+# -- encodings --------------------------------------------------------------------------------
+
+
+def _normalize_encoding(name: str) -> str:
+    key = name.strip().lower()
+    if key not in _ENCODING_ALIASES:
+        raise ConfigError(f"unsupported encoding '{name}'",
+                          fix="use utf-8, utf-8-sig or cp932 (Shift_JIS)")
+    return _ENCODING_ALIASES[key]
+
+
+def _decodes(sample: bytes, encoding: str) -> tuple[bool, int]:
+    dec = codecs.getincrementaldecoder(encoding)()
+    try:
+        dec.decode(sample, final=False)
+    except UnicodeDecodeError as exc:
+        return False, exc.start
+    return True, -1
+
+
+def _line_of(sample: bytes, offset: int) -> int:
+    return sample.count(b"\n", 0, max(offset, 0)) + 1
+
+
+def detect_encoding(path: str | Path, declared: str | None = None) -> str:
+    """Detect (or check a declared) text encoding: ``utf-8``, ``utf-8-sig`` or ``cp932``.
+
+    Raises:
+        InputFileError: when the bytes contradict the declared encoding or fit none.
+    """
+    p = Path(path)
+    with p.open("rb") as fh:
+        sample = fh.read(SAMPLE_BYTES)
+    has_bom = sample.startswith(codecs.BOM_UTF8)
+    utf8_ok, utf8_bad = _decodes(sample, "utf-8")
+    cp_ok, cp_bad = _decodes(sample, "cp932")
+    non_ascii = any(b > 127 for b in sample)
+    if declared is not None:
+        enc = _normalize_encoding(declared)
+        if enc.startswith("utf-8") and not utf8_ok:
+            hint = "it reads as cp932 (Shift_JIS): pass --encoding cp932" if cp_ok else \
+                "re-export it as UTF-8"
+            raise InputFileError(
+                f"declared encoding {declared} does not match the file: invalid UTF-8 bytes at "
+                f"line {_line_of(sample, utf8_bad)}", where=str(p),
+                fix=f"{hint}, or omit --encoding to detect it")
+        if enc == "cp932" and (has_bom or (utf8_ok and non_ascii)):
+            raise InputFileError(
+                f"declared encoding {declared} does not match the file: it is UTF-8 text "
+                "(reading it as cp932 would garble Japanese)", where=str(p),
+                fix="omit --encoding (UTF-8 is detected) or pass --encoding utf-8")
+        if enc == "cp932" and not cp_ok:
+            raise InputFileError(
+                f"invalid cp932 (Shift_JIS) bytes at line {_line_of(sample, cp_bad)}",
+                where=str(p), fix="check the export's encoding and pass it with --encoding")
+        return "utf-8-sig" if enc.startswith("utf-8") and has_bom else enc
+    if has_bom:
+        return "utf-8-sig"
+    if utf8_ok:
+        return "utf-8"
+    if cp_ok:
+        return "cp932"
+    raise InputFileError(
+        f"cannot tell the text encoding (not UTF-8: bad byte at line {_line_of(sample, utf8_bad)}"
+        f"; not cp932: bad byte at line {_line_of(sample, cp_bad)})", where=str(p),
+        fix="re-export the file as UTF-8 (or Shift_JIS) and pass --encoding if known")
+
+
+def _transcode_to_utf8(src: Path, encoding: str, tmpdir: Path) -> Path:
+    """Stream a non-UTF-8 file into a UTF-8 copy (raw inputs are never modified)."""
+    out = tmpdir / (src.stem + ".utf8.csv")
+    dec = codecs.getincrementaldecoder(encoding)()
+    line = 1
+    with src.open("rb") as fin, out.open("w", encoding="utf-8", newline="") as fout:
+        while True:
+            chunk = fin.read(4 << 20)
+            try:
+                text = dec.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                raise InputFileError(
+                    f"invalid {encoding} bytes near line {line + _line_of(chunk, exc.start) - 1}",
+                    where=str(src), fix="check the export's encoding and pass it with --encoding",
+                ) from None
+            fout.write(text)
+            line += chunk.count(b"\n")
+            if not chunk:
+                break
+    return out
+
+
+# -- sources ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Source:
+    """An input prepared for SQL: a FROM clause, its columns and how they map."""
+
+    sql: str
+    headers: list[str]
+    types: dict[str, str]
+    encoding: str | None = None
+    row_offset: int = 1  # file line / sheet row of data row 1, for messages
+    notes: list[str] = field(default_factory=list)
+    relation: Any = None  # keeps a registered object alive
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sniff_header(text: str, where: str) -> tuple[str, list[str]]:
+    first = text.splitlines()[0] if text.strip() else ""
+    if not first.strip():
+        raise InputFileError("the file is empty (no header line)", where=where,
+                             fix="check that the export finished and wrote a header row")
+    counts = {d: first.count(d) for d in (",", "\t", ";", "|")}
+    delim = max(counts, key=lambda d: counts[d])
+    if counts[delim] == 0:
+        delim = ","
+    header = next(csv.reader(io.StringIO(first), delimiter=delim))
+    return delim, [h.strip().lstrip("\ufeff") for h in header]
+
+
+def _csv_source(path: Path, encoding: str | None, tmpdir: Path) -> _Source:
+    if path.stat().st_size == 0:
+        raise InputFileError("the file is empty (0 bytes)", where=str(path),
+                             fix="check that the export finished; nothing was loaded")
+    enc = detect_encoding(path, encoding)
+    read_path = path
+    notes: list[str] = []
+    if enc == "cp932":
+        read_path = _transcode_to_utf8(path, enc, tmpdir)
+        notes.append("read as cp932 (Shift_JIS)")
+    with read_path.open("rb") as fh:
+        head = fh.read(1 << 16).decode("utf-8", errors="replace")
+    delim, headers = _sniff_header(head.lstrip("\ufeff"), str(path))
+    _check_headers(headers, str(path))
+    cols = "{" + ", ".join(f"{_sql_str(h)}: 'VARCHAR'" for h in headers) + "}"
+    sql = (f"read_csv({_sql_str(read_path.as_posix())}, delim={_sql_str(delim)}, quote='\"', "
+           f"escape='\"', header=true, auto_detect=false, columns={cols}, strict_mode=true, "
+           f"null_padding=false, encoding='utf-8')")
+    return _Source(sql, headers, dict.fromkeys(headers, "VARCHAR"), enc, 1, notes)
+
+
+def _check_headers(headers: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for i, h in enumerate(headers, 1):
+        if not h:
+            raise InputFileError(f"column {i} of the header has no name", where=where,
+                                 fix="name every column in the export's header row")
+        if h in seen:
+            raise InputFileError(f"the header names column '{h}' twice", where=where,
+                                 fix="rename one of them in the export or drop it")
+        seen.add(h)
+
+
+def _parquet_source(path: Path, con: duckdb.DuckDBPyConnection) -> _Source:
+    sql = f"read_parquet({_sql_str(path.as_posix())})"
+    try:
+        desc = con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()
+    except duckdb.Error as exc:
+        raise InputFileError(f"not a readable Parquet file ({str(exc).splitlines()[0]})",
+                             where=str(path), fix="check that the file is complete") from None
+    headers = [r[0] for r in desc]
+    return _Source(sql, headers, {r[0]: r[1] for r in desc}, None)
+
+
+def _cell(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, dt.datetime):
+        return v.isoformat(sep=" ")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    s = str(v)
+    return s if s.strip() else None
+
+
+def _excel_source(path: Path, mapping: ColumnMapping, spec: TableSpec) -> _Source:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds
+        raise InputFileError(f"not a readable .xlsx workbook ({exc.__class__.__name__}: {exc})",
+                             where=str(path), fix="open and re-save it in Excel as .xlsx") from None
+    try:
+        if mapping.sheet is not None:
+            if mapping.sheet not in wb.sheetnames:
+                raise InputFileError(f"no sheet named '{mapping.sheet}'", where=str(path),
+                                     fix=f"sheets are: {', '.join(wb.sheetnames)}")
+            ws = wb[mapping.sheet]
+        else:
+            ws = wb.worksheets[0]
+        rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    finally:
+        wb.close()
+    where = f"{path} (sheet '{ws.title}')"
+    required = set(spec.required)
+    best, best_hits = None, -1
+    for i, row in enumerate(rows[:30]):
+        names = {mapping.canonical(str(c)) for c in row if c is not None}
+        hits = len(names & set(spec.column_names))
+        if required <= names:
+            best = i
+            break
+        if hits > best_hits:
+            best_hits = hits
+    if best is None:
+        if not rows:
+            raise InputFileError("the sheet is empty", where=where, fix="check the export")
+        raise InputFileError(
+            "no header row with the required columns in the first 30 rows "
+            f"({', '.join(sorted(required))})", where=where,
+            fix="name the columns as the schema does or map them with --mapping")
+    header = [("" if c is None else str(c).strip()) for c in rows[best]]
+    while header and not header[-1]:
+        header.pop()
+    _check_headers(header, where)
+    body = [[_cell(v) for v in r[: len(header)]] + [None] * (len(header) - len(r))
+            for r in rows[best + 1:]]
+    body = [r for r in body if any(v is not None for v in r)]
+    df = pd.DataFrame(body, columns=header, dtype="string").astype(object)
+    df = df.where(df.notna(), None)
+    notes = [f"header found on row {best + 1}; {best} title row(s) above it skipped"] if best \
+        else []
+    return _Source("", header, dict.fromkeys(header, "VARCHAR"), None, best + 1, notes, df)
+
+
+# -- SQL building -----------------------------------------------------------------------------
+
+
+def _cast(raw: str, sql_type: str, source_type: str) -> str:
+    if source_type != "VARCHAR":
+        if source_type == sql_type:
+            return raw
+        if sql_type == "VARCHAR":
+            return f"CAST({raw} AS VARCHAR)"
+        return f"TRY_CAST({raw} AS {sql_type})"
+    if sql_type == "VARCHAR":
+        return raw
+    if sql_type == "TIMESTAMPTZ":
+        return (f"coalesce(TRY_CAST({raw} AS TIMESTAMPTZ), CAST(try_strptime({raw}, "
+                "['%Y/%m/%d %H:%M:%S', '%Y/%m/%d %H:%M', '%Y/%m/%d', '%Y年%m月%d日 %H:%M:%S', "
+                "'%Y年%m月%d日']) AS TIMESTAMPTZ))")
+    if sql_type == "DATE":
+        return (f"coalesce(TRY_CAST({raw} AS DATE), CAST(TRY_CAST({raw} AS TIMESTAMP) AS DATE), "
+                f"CAST(try_strptime({raw}, ['%Y/%m/%d', '%Y年%m月%d日']) AS DATE))")
+    if sql_type == "DOUBLE":
+        return (f"coalesce(TRY_CAST({raw} AS DOUBLE), "
+                f"TRY_CAST(regexp_replace({raw}, '[,¥￥円\\s]', '', 'g') AS DOUBLE))")
+    if sql_type == "BIGINT":
+        return f"coalesce(TRY_CAST({raw} AS BIGINT), TRY_CAST(TRY_CAST({raw} AS DOUBLE) AS BIGINT))"
+    if sql_type == "BOOLEAN":
+        t = ", ".join(_sql_str(v) for v in _TRUE)
+        f = ", ".join(_sql_str(v) for v in _FALSE)
+        return (f"CASE WHEN lower(trim({raw})) IN ({t}) THEN TRUE "
+                f"WHEN lower(trim({raw})) IN ({f}) THEN FALSE END")
+    return f"TRY_CAST({raw} AS {sql_type})"
+
+
+def _value_map(raw: str, values: dict[str, str]) -> str:
+    if not values:
+        return raw
+    whens = " ".join(f"WHEN {_sql_str(k)} THEN {_sql_str(v)}" for k, v in values.items())
+    return f"CASE {raw} {whens} ELSE {raw} END"
+
+
+def _stage_sql(spec: TableSpec, src: _Source, mapping: ColumnMapping,
+               fk_filters: list[tuple[str, str]], from_sql: str) -> str:
+    by_canon: dict[str, str] = {}
+    for h in src.headers:
+        by_canon.setdefault(mapping.canonical(h), h)
+    inner, typed_cols, raw_cols, type_fail = [], [], [], []
+    raw_of: dict[str, str] = {}
+    for i, col in enumerate(spec.columns):
+        rname = f"_r{i}"
+        if col.name in by_canon:
+            h = by_canon[col.name]
+            stype = src.types[h]
+            raw = quote_ident(h)
+            if stype == "VARCHAR":
+                raw = f"NULLIF(trim({raw}), '')" if col.sql_type != "VARCHAR" else raw
+            raw = _value_map(raw, mapping.values.get(col.name, {})) if stype == "VARCHAR" else raw
+            inner.append(f"{raw} AS {rname}")
+            raw_cols.append((h, rname))
+            raw_of[col.name] = rname
+            type_fail.append(
+                f"CASE WHEN {rname} IS NOT NULL AND {quote_ident(col.name)} IS NULL THEN "
+                f"{_sql_str(col.name + ': not a ' + _KIND.get(col.sql_type, col.sql_type))} END")
+            typed = _cast(rname, col.sql_type, stype)
+        else:
+            typed = f"CAST(NULL AS {col.sql_type})"
+        typed_cols.append(f"{typed} AS {quote_ident(col.name)}")
+    # checks (NULL-safe; a failed cast is reported once, as a type failure)
+    reasons = list(type_fail)
+    for column, label, pred in sql_checks(spec.name):
+        if label == "is required":
+            raw = raw_of.get(column)
+            pred = f"{raw} IS NULL" if raw else pred
+            reasons.append(f"CASE WHEN {pred} THEN {_sql_str(column + ': ' + label)} END")
+        else:
+            reasons.append(f"CASE WHEN coalesce({pred}, FALSE) THEN "
+                           f"{_sql_str(column + ': ' + label)} END")
+    for column, ref in fk_filters:
+        reasons.append(f"CASE WHEN {quote_ident(column)} IS NOT NULL AND {quote_ident(column)} "
+                       f"NOT IN (SELECT k FROM {ref}) THEN "
+                       f"{_sql_str(column + ': unknown ' + column.removesuffix('_id') + ' (not in ' + ref.split('_ref_')[-1] + ')')} END")
+    reason_sql = "NULLIF(concat_ws('; ', " + ", ".join(reasons) + "), '')"
+    record = "json_object(" + ", ".join(f"{_sql_str(h)}, {r}" for h, r in raw_cols) + ")"
+    canon = ", ".join(quote_ident(c.name) for c in spec.columns)
+    return (f"SELECT {canon}, _reason, CASE WHEN _reason IS NULL THEN NULL ELSE {record} END "
+            f"AS _record FROM (SELECT *, {reason_sql} AS _reason FROM "
+            f"(SELECT *, {', '.join(typed_cols)} FROM (SELECT {', '.join(inner) or '1 AS _none'} "
+            f"FROM {from_sql})))")
+
+
+_LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
+_ORIG_RE = re.compile(r"Original Line: ?(.*?)(?:\n|$)")
+
+
+def _csv_error(exc: duckdb.Error, path: Path) -> InputFileError:
+    msg = str(exc)
+    m = _LINE_RE.search(msg)
+    line = m.group(1) if m else "?"
+    orig = _ORIG_RE.search(msg)
+    shown = (orig.group(1)[:120] if orig else "").strip()
+    if "Expected Number of Columns" in msg:
+        exp = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", msg)
+        e, f = (int(exp.group(1)), int(exp.group(2))) if exp else (0, 0)
+        if f < e:
+            why = f"line {line} has {f} fields where the header has {e} (a truncated or " \
+                "incomplete line)"
+            fix = "re-export the file completely, or complete or remove that line"
+        else:
+            why = f"line {line} has more fields than the {e} of the header (a stray delimiter)"
+            fix = "quote values that contain the delimiter, or remove the stray delimiter"
+    elif "unterminated quote" in msg.lower():
+        why = f"line {line} opens a quoted value that is never closed (a stray quote)"
+        fix = 'double any quote inside a quoted value ("") or remove the stray quote'
+    elif "unicode" in msg.lower():
+        why = f"line {line} is not valid UTF-8"
+        fix = "pass --encoding cp932 if it is a Shift_JIS export, or re-export as UTF-8"
+    else:
+        why = f"cannot parse line {line} ({msg.splitlines()[0]})"
+        fix = "check the file's delimiter and quoting"
+    if shown:
+        why += f": {shown!r}"
+    return InputFileError(why, where=str(path), fix=fix + "; nothing was loaded")
+
+
+# -- the pipeline -----------------------------------------------------------------------------
+
+
+def _fingerprint(path: Path) -> str:
+    """Size plus SHA-256 of the first and last MiB: cheap and good enough to spot re-loads."""
+    h = hashlib.sha256()
+    size = path.stat().st_size
+    h.update(str(size).encode())
+    with path.open("rb") as fh:
+        h.update(fh.read(1 << 20))
+        if size > 2 << 20:
+            fh.seek(-(1 << 20), 2)
+            h.update(fh.read())
+    return f"{size}:{h.hexdigest()[:16]}"
+
+
+def _naive_note(con: duckdb.DuckDBPyConnection, spec: TableSpec, src: _Source,
+                mapping: ColumnMapping, from_sql: str, tz: str) -> list[str]:
+    notes = []
+    for col in spec.columns:
+        if col.sql_type != "TIMESTAMPTZ":
+            continue
+        h = next((h for h in src.headers if mapping.canonical(h) == col.name), None)
+        if h is None or src.types[h] != "VARCHAR":
+            continue
+        q = quote_ident(h)
+        zoned = r"(Z|[+-]\d{2}(:?\d{2})?)$"
+        n_all, n_naive = con.execute(
+            f"SELECT count({q}), count({q}) FILTER (WHERE NOT regexp_matches(trim({q}), "
+            f"'{zoned}')) FROM (SELECT {q} FROM {from_sql} LIMIT 100000)").fetchone()
+        if n_naive and n_naive < n_all:
+            notes.append(f"{col.name}: mixed values with and without a timezone; the "
+                         f"{n_naive:,} without one (of the first {n_all:,}) were read as {tz}")
+        elif n_naive:
+            notes.append(f"{col.name}: values carry no timezone and were read as {tz}")
+    return notes
+
+
+def ingest(ws: Workspace, table: str, files: Sequence[str | Path], *,
+           mapping: ColumnMapping | None = None, encoding: str | None = None,
+           strict: bool = False, allow_empty: bool = False,
+           on_progress: Callable[[str, float], None] | None = None) -> IngestSummary:
+    """Load export files into a canonical table, all or nothing.
+
+    Args:
+        ws: the open workspace.
+        table: canonical table name, e.g. ``"events"``.
+        files: CSV, Parquet or .xlsx files.
+        mapping: column/value mapping for the export's own names.
+        encoding: override the detected text encoding of CSV files.
+        strict: fail (and load nothing) when any row would be quarantined.
+        allow_empty: accept files with a header but no rows.
+        on_progress: called with (file name, percent) while large files load.
+
+    Returns:
+        An :class:`IngestSummary`.
+
+    Raises:
+        InputFileError: a file cannot be read as a table; nothing was loaded.
+        DataValidationError: ``strict`` and some rows are invalid; nothing was loaded.
+    """
+    spec = table_spec(table)
+    mapping = mapping or ColumnMapping()
+    if mapping.table and mapping.table != table:
+        raise ConfigError(f"the mapping file is for table '{mapping.table}', not '{table}'",
+                          fix=f"use the mapping made for {table}, or drop its 'table' key")
+    paths = [Path(f) for f in files]
+    for p in paths:
+        if not p.is_file():
+            raise InputFileError("file not found", where=str(p), fix="check the path")
+        if p.suffix.lower() not in (".csv", ".tsv", ".txt", ".parquet", ".pq", ".xlsx"):
+            raise InputFileError(f"unsupported file type '{p.suffix}'", where=str(p),
+                                 fix="export as .csv, .parquet or .xlsx")
+    batch = uuid.uuid4().hex[:12]
+    con = ws.con
+    results: list[FileSummary] = []
+    tmp_root = ws.config.database_path.parent / ".duckdb_tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=tmp_root) as tmpd, ws.transaction():
+        fk_filters = _reference_filters(ws, spec)
+        for path in paths:
+            results.append(_ingest_file(ws, spec, path, mapping, encoding, strict, allow_empty,
+                                        fk_filters, batch, Path(tmpd), on_progress))
+        for t in ("_stage", "_dupkeys", "_resolved"):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+        for _, ref in fk_filters:
+            con.execute(f"DROP TABLE IF EXISTS {ref}")
+    return IngestSummary(table, batch, tuple(results))
+
+
+def _reference_filters(ws: Workspace, spec: TableSpec) -> list[tuple[str, str]]:
+    out = []
+    for (src_t, col), (dst_t, dst_c) in FOREIGN_KEYS.items():
+        if src_t != spec.name or ws.count(dst_t) == 0:
+            continue
+        ref = f"_ref_{dst_t}"
+        ws.con.execute(f"CREATE OR REPLACE TEMP TABLE {ref} AS SELECT DISTINCT "
+                       f"{quote_ident(dst_c)} AS k FROM {quote_ident(dst_t)}")
+        out.append((col, ref))
+    return out
+
+
+def _ingest_file(ws: Workspace, spec: TableSpec, path: Path, mapping: ColumnMapping,
+                 encoding: str | None, strict: bool, allow_empty: bool,
+                 fk_filters: list[tuple[str, str]], batch: str, tmpdir: Path,
+                 on_progress: Callable[[str, float], None] | None) -> FileSummary:
+    con = ws.con
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        src = _parquet_source(path, con)
+    elif suffix == ".xlsx":
+        src = _excel_source(path, mapping, spec)
+    else:
+        src = _csv_source(path, encoding, tmpdir)
+    from_sql = src.sql
+    if src.relation is not None:
+        con.register("_xlsx_src", src.relation)
+        from_sql = "_xlsx_src"
+    present = {mapping.canonical(h) for h in src.headers}
+    missing = [c for c in spec.required if c not in present]
+    if missing:
+        import difflib
+
+        hints = []
+        for m in missing:
+            near = difflib.get_close_matches(m, src.headers, n=1, cutoff=0.6) or [
+                h for h in src.headers
+                if h.lower() in _SYNONYMS.get(m, ()) or m in h.lower() or h.lower() in m][:1]
+            if near:
+                hints.append(f"'{near[0]}' looks like '{m}'")
+        fix = ("add the column to the export or map your header to it with --mapping "
+               "(columns: {your header: " + missing[0] + "})")
+        if hints:
+            fix = "; ".join(hints) + "; " + fix
+        raise InputFileError(
+            f"missing required column(s) {', '.join(missing)} for table {spec.name}; "
+            f"the header has: {', '.join(src.headers[:15])}", where=str(path), fix=fix)
+    notes = list(src.notes)
+    unknown = [h for h in src.headers if mapping.canonical(h) not in spec.column_names]
+    if unknown:
+        notes.append(f"ignored column(s) not in the {spec.name} schema: {', '.join(unknown[:10])}")
+    try:
+        notes += _naive_note(con, spec, src, mapping, from_sql, ws.config.timezone)
+        stage = _stage_sql(spec, src, mapping, fk_filters, from_sql)
+        progress = (lambda p: on_progress(path.name, p)) if on_progress else None
+        ws.run_with_progress(f"CREATE OR REPLACE TEMP TABLE _stage AS {stage}", progress)
+    except duckdb.InvalidInputException as exc:
+        if "CSV Error" in str(exc) or "unicode" in str(exc).lower():
+            raise _csv_error(exc, path) from None
+        raise
+    finally:
+        if src.relation is not None:
+            con.unregister("_xlsx_src")
+    n_read, n_bad, base = con.execute(
+        "SELECT count(*), count(_reason), coalesce(min(rowid), 0) FROM _stage").fetchone()
+    # rowids of a table made in this transaction start at a large offset, in insertion order
+    offset = src.row_offset - int(base)
+    if n_read == 0 and not allow_empty:
+        raise InputFileError("the file has a header but no rows", where=str(path),
+                             fix="check the export's filters; pass --allow-empty if an empty "
+                                 "export is expected; nothing was loaded")
+    dup, conflicts = _resolve_duplicates(ws, spec, int(base) - src.row_offset)
+    n_quarantine = n_bad + conflicts
+    if strict and n_quarantine:
+        top = con.execute("SELECT _reason, count(*) FROM _stage WHERE _reason IS NOT NULL "
+                          "GROUP BY 1 ORDER BY 2 DESC LIMIT 3").fetchall()
+        what = "; ".join(f"{r} ({n:,} rows)" for r, n in top) or "rows conflict with loaded keys"
+        raise DataValidationError(f"{n_quarantine:,} invalid row(s) in strict mode: {what}",
+                                  where=str(path),
+                                  fix="fix the rows or drop --strict to quarantine them; "
+                                      "nothing was loaded")
+    cols = ", ".join(quote_ident(c.name) for c in spec.columns)
+    excl = ""
+    if dup or conflicts:
+        excl = " AND rowid NOT IN (SELECT _row FROM _resolved WHERE _status <> 'load')"
+    con.execute(f"INSERT INTO {quote_ident(spec.name)} ({cols}) SELECT {cols} FROM _stage "
+                f"WHERE _reason IS NULL{excl}")
+    loaded = n_read - n_bad - dup - conflicts
+    con.execute(
+        "INSERT INTO quarantine SELECT ?, ?, ?, rowid + 1 + ?, _reason, _record, now() "
+        "FROM _stage s WHERE _reason IS NOT NULL AND NOT EXISTS (SELECT 1 FROM quarantine q "
+        "WHERE q.table_name = ? AND q.reason = s._reason AND "
+        "CAST(q.record AS VARCHAR) = CAST(s._record AS VARCHAR))",
+        [batch, spec.name, str(path), offset, spec.name])
+    if conflicts:
+        record = "to_json(struct_pack(" + ", ".join(
+            f"{quote_ident(c.name)} := s.{quote_ident(c.name)}" for c in spec.columns) + "))"
+        con.execute(
+            f"INSERT INTO quarantine SELECT ?, ?, ?, r._row + 1 + ?, r._status, {record}, now() "
+            "FROM _resolved r JOIN _stage s ON s.rowid = r._row WHERE r._status NOT IN "
+            "('load', 'duplicate') AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE "
+            f"q.table_name = ? AND CAST(q.record AS VARCHAR) = CAST({record} AS VARCHAR))",
+            [batch, spec.name, str(path), offset, spec.name])
+    reasons = con.execute(
+        "SELECT reason, count(*) FROM quarantine WHERE batch_id = ? AND source = ? "
+        "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 8", [batch, str(path)]).fetchall()
+    con.execute("INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
+                [batch, spec.name, str(path), _fingerprint(path), n_read, loaded,
+                 n_quarantine, dup])
+    return FileSummary(str(path), src.encoding, int(n_read), int(loaded), int(n_quarantine),
+                       int(dup), tuple((r, int(n)) for r, n in reasons), tuple(notes))
+
+
+def _resolve_duplicates(ws: Workspace, spec: TableSpec, base: int) -> tuple[int, int]:
+    """Mark rows whose key repeats (in the file or in the table): duplicates or conflicts.
+
+    Returns:
+        (identical duplicates skipped, conflicting rows quarantined).
+    """
+    con = ws.con
+    key = ", ".join(quote_ident(k) for k in spec.key)
+    target = quote_ident(spec.name)
+    in_file = con.execute(
+        # hashes can only over-report (a collision sends us down the exact path below)
+        f"SELECT count(*) - count(DISTINCT hash({key})) FROM _stage WHERE _reason IS NULL"
+    ).fetchone()[0]
+    existing = 0
+    if ws.count(spec.name):
+        existing = con.execute(
+            f"SELECT count(*) FROM _stage s SEMI JOIN {target} t USING ({key}) "
+            "WHERE s._reason IS NULL").fetchone()[0]
+    if not in_file and not existing:
+        return 0, 0
+    cols = [c.name for c in spec.columns]
+    same = " AND ".join(f"r.{quote_ident(c)} IS NOT DISTINCT FROM f.{quote_ident(c)}"
+                        for c in cols)
+    label = "+".join(spec.key)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _dupkeys AS
+        SELECT {key} FROM _stage WHERE _reason IS NULL GROUP BY ALL HAVING count(*) > 1
+        UNION
+        SELECT {key} FROM _stage s SEMI JOIN {target} t USING ({key}) WHERE s._reason IS NULL
+    """)
+    sel = ", ".join(quote_ident(c) for c in cols)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _resolved AS
+        WITH rows AS (
+            SELECT rowid AS _row, {sel} FROM _stage SEMI JOIN _dupkeys USING ({key})
+            WHERE _reason IS NULL
+            UNION ALL
+            SELECT -1 AS _row, {sel} FROM {target} SEMI JOIN _dupkeys USING ({key})
+        ), ranked AS (
+            SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY _row) AS _rn FROM rows
+        ), firsts AS (SELECT * FROM ranked WHERE _rn = 1)
+        SELECT r._row,
+            CASE WHEN r._rn = 1 THEN 'load'
+                 WHEN {same} THEN 'duplicate'
+                 WHEN f._row = -1 THEN '{label}: already loaded with different values'
+                 ELSE '{label}: repeats line ' || (f._row - {base} + 1)
+                      || ' of this file with different values'
+            END AS _status
+        FROM ranked r JOIN firsts f USING ({key}) WHERE r._row >= 0
+    """)
+    dup, conflicts = con.execute(
+        "SELECT count(*) FILTER (WHERE _status = 'duplicate'), "
+        "count(*) FILTER (WHERE _status NOT IN ('load', 'duplicate')) FROM _resolved").fetchone()
+    return int(dup), int(conflicts)

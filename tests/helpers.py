@@ -1,0 +1,64 @@
+"""Test helpers: reference data, snapshots, and the rule for optional components."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import supportlab as sl
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(component: str, available: bool, why: str = "") -> None:
+    """Skip when an optional component is missing on a laptop; fail under CI=true."""
+    if available:
+        return
+    msg = f"{component} is not available{': ' + why if why else ''}"
+    if IN_CI:
+        pytest.fail(f"{msg} (CI=true: every component must be installed by .ci/run)")
+    pytest.skip(msg)
+
+
+def require_binary(name: str) -> str:
+    path = shutil.which(name)
+    require(name, path is not None, "not on PATH")
+    return str(path)
+
+
+PARTNERS = pd.DataFrame({
+    "partner_id": ["P1", "P2", "P3"],
+    "name": ["株式会社アルファ", "ベータ合同会社", "Gamma Ltd."],
+    "rank": ["A", "B", "C"],
+    "region": ["関東", "関西", None],
+    "joined_at": pd.to_datetime(["2024-04-01", "2026-01-15", "2025-07-01"]),
+    "manager": ["tanaka", "suzuki", None],
+})
+
+CONTENTS = pd.DataFrame({
+    "content_id": ["video-a-intro", "proposal-template-a"],
+    "content_type": ["video", "template"],
+    "product": ["A", "A"],
+    "version": [1, 1],
+    "title": ["製品A紹介動画", "提案テンプレート"],
+})
+
+
+def snapshot(w: sl.Workspace) -> dict[str, pd.DataFrame]:
+    """Every table's full content, for 'nothing changed' assertions."""
+    out = {}
+    for t in w.tables():
+        df = w.table(t)
+        out[t] = df.sort_values(list(df.columns)).reset_index(drop=True) if len(df) else df
+    return out
+
+
+def assert_unchanged(before: dict[str, pd.DataFrame], w: sl.Workspace) -> None:
+    after = snapshot(w)
+    assert set(before) == set(after)
+    for t in before:
+        pd.testing.assert_frame_equal(before[t], after[t], check_dtype=False, obj=t)
