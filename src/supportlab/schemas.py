@@ -123,6 +123,11 @@ def _when(**kw: Any) -> Any:
                     not_before={"min_value": EARLIEST_DATE}, **kw)
 
 
+def _instant(**kw: Any) -> Any:
+    """A timezone-aware timestamp; naive values fail instead of being guessed as UTC."""
+    return _when(coerce=False, **kw)
+
+
 class _Base(pa.DataFrameModel):
     class Config:
         coerce = True
@@ -172,7 +177,7 @@ class Events(_Base):
     event_id: Series[str] = _key()
     partner_id: Series[str] = _key()
     user_id: Series[str] = pa.Field(nullable=True)
-    ts: Series[TZ] = _when(nullable=False)
+    ts: Series[TZ] = _instant(nullable=False)
     event_type: Series[str] = pa.Field(isin=EVENT_TYPES)
     content_id: Series[str] = pa.Field(nullable=True)
     value: Series[float] = pa.Field(nullable=True, ge=0)
@@ -188,10 +193,10 @@ class Deals(_Base):
     deal_id: Series[str] = _key()
     partner_id: Series[str] = _key()
     product: Series[str] = pa.Field(nullable=True)
-    registered_at: Series[TZ] = _when(nullable=False)
+    registered_at: Series[TZ] = _instant(nullable=False)
     stage: Series[str] = pa.Field(isin=DEAL_STAGES)
     amount: Series[float] = pa.Field(nullable=True, ge=0)
-    closed_at: Series[TZ] = _when(nullable=True)
+    closed_at: Series[TZ] = _instant(nullable=True)
     won: Series[pd.BooleanDtype] = pa.Field(nullable=True)
 
     class Config:
@@ -206,7 +211,7 @@ class Assignments(_Base):
     partner_id: Series[str] = _key()
     arm: Series[str] = _key()
     stratum: Series[str] = pa.Field(nullable=True)
-    assigned_at: Series[TZ] = _when(nullable=False)
+    assigned_at: Series[TZ] = _instant(nullable=False)
     seed: Series[int] = pa.Field(nullable=False, ge=0)
 
     class Config:
@@ -236,7 +241,7 @@ class Decisions(_Base):
     experiment_id: Series[str] = _key()
     decision: Series[str] = pa.Field(isin=DECISIONS)
     reasons: Series[str] = pa.Field(nullable=True)
-    decided_at: Series[TZ] = _when(nullable=False)
+    decided_at: Series[TZ] = _instant(nullable=False)
     report: Series[str] = pa.Field(nullable=True)
 
     class Config:
@@ -420,6 +425,24 @@ def validate_frame(df: pd.DataFrame, table: str) -> ValidationReport:
         A :class:`ValidationReport`; ``report.ok`` is True when every check passed.
     """
     spec = table_spec(table)
+    naive = []
+    for col in spec.columns:
+        if col.sql_type == "TIMESTAMPTZ" and col.name in df.columns:
+            s = df[col.name]
+            if not isinstance(s.dtype, pd.DatetimeTZDtype) and s.notna().any():
+                naive.append(Failure(table, col.name, "must be timezone-aware", int(s.notna().sum()),
+                                     (f"dtype {s.dtype}; localize with "
+                                      ".dt.tz_localize('Asia/Tokyo') or your zone",)))
+    pre = ValidationReport(tuple(naive))
+    if naive:  # run the remaining checks on a stand-in so each problem is reported once
+        df = df.copy()
+        for f in naive:
+            df[f.column] = pd.to_datetime(df[f.column], errors="coerce").dt.tz_localize("UTC")
+    return pre + _validate_pandera(df, spec)
+
+
+def _validate_pandera(df: pd.DataFrame, spec: TableSpec) -> ValidationReport:
+    table = spec.name
     try:
         spec.model.validate(df, lazy=True)
     except pa.errors.SchemaErrors as exc:
