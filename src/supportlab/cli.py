@@ -261,6 +261,143 @@ def run_simulation(ws: Any, *, n_partners: int, seed: int, days: int, end: dt.da
     return f"simulated in {secs:.1f} s: {parts}"
 
 
+# -- export / metrics / targets / score ------------------------------------------------------
+
+
+_ENGINE = click.option("--engine", "engine_kind", type=click.Choice(["duckdb", "parquet", "spark"]),
+                       default=None, help="Engine to compute in (default: [engine] in "
+                                          "supportlab.toml, else the workspace DuckDB).")
+
+
+def _date(value: str | None, name: str) -> dt.date | None:
+    from supportlab.errors import ConfigError
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{name} '{value}' is not a date", fix="write it as YYYY-MM-DD") from None
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--table", "tables", multiple=True, help="Only these tables (repeatable).")
+@click.pass_context
+def export(ctx: click.Context, directory: str, tables: tuple[str, ...]) -> None:
+    """Write workspace tables as Parquet files (e.g. for the Spark engine)."""
+    with _open(ctx, read_only=True) as ws:
+        paths = ws.export_parquet(directory, list(tables) or None)
+    click.echo(f"wrote {len(paths)} table(s) to {directory}")
+
+
+@cli.command()
+@click.option("--as-of", "as_of", help="Date (YYYY-MM-DD): history before it (default: today).")
+@click.option("--metric", "names", multiple=True, help="Metric names (default: all built-ins).")
+@click.option("--lookback-days", default=365, show_default=True, type=click.IntRange(1))
+@click.option("--out", type=click.Path(dir_okay=False), help="Write .csv or .parquet.")
+@_ENGINE
+@click.pass_context
+def metrics(ctx: click.Context, as_of: str | None, names: tuple[str, ...], lookback_days: int,
+            out: str | None, engine_kind: str | None) -> None:
+    """Compute per-partner metrics as of a date, in the engine."""
+    from supportlab.engine import connect
+    from supportlab.metrics import compute_metrics, load_metrics, window_asof
+
+    day = _date(as_of, "--as-of") or dt.date.today()
+    with _open(ctx, read_only=True) as ws:
+        catalogue = load_metrics(ws.config.experiments_path / "metrics.yaml")
+        chosen = list(names) or [n for n, m in catalogue.items()
+                                 if m.kind != "package_completion"]
+        eng = connect(ws, engine_kind)
+        df = compute_metrics(eng, chosen, [window_asof(day, ws.config.timezone, lookback_days)],
+                             catalogue=catalogue)
+    _emit(df, out)
+
+
+def _emit(df: Any, out: str | None, limit: int = 20) -> None:
+    if out:
+        p = Path(out)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(f".{p.name}.tmp")
+        if p.suffix.lower() == ".parquet":
+            df.reset_index().to_parquet(tmp, index=False)
+        else:
+            df.reset_index().to_csv(tmp, index=False, encoding="utf-8-sig")
+        tmp.replace(p)
+        click.echo(f"wrote {len(df):,} rows to {p}")
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.width", 160, "display.max_columns", 12):
+            click.echo(df.head(limit).to_string())
+        if len(df) > limit:
+            click.echo(f"... {len(df) - limit:,} more rows (use --out to write them all)")
+
+
+@cli.command()
+@click.argument("experiment", type=click.Path(dir_okay=False, exists=True))
+@click.option("--as-of", "as_of", help="Targeting date (default: the experiment's start).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the list as .csv or .parquet.")
+@click.option("--limit", type=click.IntRange(1), help="Keep the first N.")
+@_ENGINE
+@click.pass_context
+def targets(ctx: click.Context, experiment: str, as_of: str | None, out: str | None,
+            limit: int | None, engine_kind: str | None) -> None:
+    """List the ranked eligible partners of EXPERIMENT.yaml, with why each is eligible."""
+    from supportlab.engine import connect
+    from supportlab.experiment import load_experiment
+    from supportlab.metrics import load_metrics
+    from supportlab.score import score_config
+    from supportlab.targeting import select_targets
+
+    with _open(ctx, read_only=True) as ws:
+        exp = load_experiment(experiment, ws.config.experiments_path / "packages")
+        tl = select_targets(connect(ws, engine_kind), exp, as_of=_date(as_of, "--as-of"),
+                            catalogue=load_metrics(ws.config.experiments_path / "metrics.yaml"),
+                            score_config=score_config(ws), limit=limit)
+    click.echo(str(tl))
+    if out:
+        tl.write(out)
+        click.echo(f"wrote {len(tl.frame):,} targets to {out}")
+    else:
+        _emit(tl.frame, None)
+
+
+@cli.command()
+@click.option("--as-of", "as_of", help="Date (YYYY-MM-DD) of the score (default: today).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="reports/score",
+              show_default=True, help="Directory for support_score_<date>.csv/.parquet.")
+@click.option("--no-snapshot", is_flag=True, help="Do not keep a dated snapshot.")
+@_ENGINE
+@click.pass_context
+def score(ctx: click.Context, as_of: str | None, out_dir: str, no_snapshot: bool,
+          engine_kind: str | None) -> None:
+    """Compute the support score (支援スコア) of every partner and export it for dashboards.
+
+    Writes CSV (UTF-8 with BOM, opens correctly in Excel) and Parquet, and keeps a dated
+    snapshot in the workspace so movements can be shown.
+    """
+    from supportlab.engine import connect
+    from supportlab.score import export_scores, save_snapshot, score_config, score_movement
+    from supportlab.score import support_score as compute_score
+
+    day = _date(as_of, "--as-of") or dt.date.today()
+    with _open(ctx) as ws:
+        sc = compute_score(connect(ws, engine_kind), day, score_config(ws))
+        names = ws.query("SELECT partner_id, name FROM partners").set_index("partner_id")["name"]
+        if not no_snapshot:
+            save_snapshot(ws, day, sc)
+            sc["change_since_last_snapshot"] = score_movement(ws, day).reindex(sc.index)
+        root = Path(out_dir) if Path(out_dir).is_absolute() else ws.config.root / out_dir
+        paths = export_scores(sc, root, day, names)
+    q = sc["support_score"].quantile([0.1, 0.5, 0.9])
+    click.echo(f"support score as of {day}: {len(sc):,} partners, median {q[0.5]:.1f} "
+               f"(10%: {q[0.1]:.1f}, 90%: {q[0.9]:.1f})")
+    for p in paths:
+        click.echo(f"wrote {p}")
+
+
 # -- demo ---------------------------------------------------------------------------------------
 
 

@@ -186,13 +186,34 @@ class Workspace:
 
         Canonical tables must exist; other tables are created from the data's columns.
         """
-        rel = data  # noqa: F841  (DuckDB resolves the Python variable by name)
         name = quote_ident(table)
-        if table in TABLES or self.has_table(table):
-            self.con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM rel")
-        else:
-            self.con.execute(f"CREATE TABLE {name} AS SELECT * FROM rel")
+        self.con.register("_append_data", data)
+        try:
+            if table in TABLES or self.has_table(table):
+                self.con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _append_data")
+            else:
+                self.con.execute(f"CREATE TABLE {name} AS SELECT * FROM _append_data")
+        finally:
+            self.con.unregister("_append_data")
         return len(data)
+
+    def export_parquet(self, directory: str | Path, tables: list[str] | None = None) -> list[Path]:
+        """Write tables as ``<directory>/<table>.parquet`` (e.g. for the Spark engine).
+
+        Files are written beside the target and renamed into place, so readers never see a
+        half-written file.
+        """
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for t in tables or [t for t in TABLES if self.has_table(t)]:
+            final = out / f"{t}.parquet"
+            tmp = out / f".{t}.parquet.tmp"
+            self.con.execute(f"COPY {quote_ident(t)} TO '{tmp.as_posix()}' "
+                             "(FORMAT parquet, COMPRESSION zstd)")
+            tmp.replace(final)
+            written.append(final)
+        return written
 
     def drop(self, table: str) -> None:
         self.con.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
