@@ -346,10 +346,20 @@ def load_experiment(path: str | Path, packages_dir: str | Path | None = None) ->
 
     Args:
         path: the experiment file.
-        packages_dir: where packages live (default: ``packages/`` next to the file).
+        packages_dir: another folder of packages, searched after ``packages/`` next to the file.
     """
     p = Path(path)
     raw = _read_yaml(p)
     ref = str(_need(raw, "package", str(p), []))
-    pkg = find_package(ref, packages_dir or p.parent / "packages")
+    beside = p.parent / "packages"
+    dirs = [d for d in (beside, packages_dir) if d is not None and Path(d).is_dir()]
+    pkg = None
+    for d in dirs[:-1]:
+        try:
+            pkg = find_package(ref, d)
+            break
+        except ConfigError:
+            continue
+    if pkg is None:
+        pkg = find_package(ref, dirs[-1] if dirs else beside)
     return Experiment.from_dict(raw, pkg, str(p))

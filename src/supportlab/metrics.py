@@ -453,7 +453,6 @@ def compute_metrics(engine: Engine, metrics: Sequence[Metric | str],
     base = base.select("partner_id", "joined_at")
     if partners is not None:
         base = base.filter(base.partner_id.isin(list(partners)))
-    result = engine.execute(base).set_index("partner_id")
     by_table: dict[str, list[_Agg]] = {}
     for m in needed.values():
         for w in windows:
@@ -471,8 +470,10 @@ def compute_metrics(engine: Engine, metrics: Sequence[Metric | str],
         if partners is not None:
             t = t.filter(t.partner_id.isin(list(partners)))
         q = t.group_by("partner_id").aggregate(**_aggregations(t, specs, package))
-        part = engine.execute(q).set_index("partner_id")
-        result = result.join(part, how="left")
+        q = q.rename(_pid="partner_id")
+        base = base.left_join(q, base.partner_id == q._pid).drop("_pid")
+    # one query: the engine plans every table's aggregation and the joins together
+    result = engine.execute(base).set_index("partner_id")
     out = pd.DataFrame(index=result.index)
     joined = pd.to_datetime(result["joined_at"])
     for m in ms:

@@ -102,7 +102,13 @@ class Workspace:
                                  fix="load data with 'supportlab ingest' or 'supportlab simulate'")
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            try:
+                con = duckdb.connect(str(path), read_only=read_only)
+            except duckdb.ConnectionException as exc:
+                # this process already has the file open for writing: share that instance
+                if not (read_only and "different configuration" in str(exc)):
+                    raise
+                con = duckdb.connect(str(path))
         except duckdb.IOException as exc:
             msg = str(exc)
             if "lock" in msg.lower():
