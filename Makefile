@@ -40,6 +40,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_simulate.py
+	$(BIN)/python benchmarks/bench_metrics.py --events 10000000 --spark
+	$(BIN)/python benchmarks/bench_estimation.py
+
+validate: $(STAMP)
+	$(BIN)/python validation/validate_estimators.py --sims 4000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

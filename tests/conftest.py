@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import CONTENTS, PARTNERS
 
 import supportlab as sl
+from helpers import CONTENTS, PARTNERS
 
 
 @pytest.fixture

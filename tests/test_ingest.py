@@ -13,9 +13,9 @@ import duckdb
 import openpyxl
 import pandas as pd
 import pytest
-from helpers import assert_unchanged, snapshot
 
 import supportlab as sl
+from helpers import assert_unchanged, snapshot
 from supportlab.ingest import ColumnMapping, detect_encoding
 
 HEADER = "event_id,partner_id,user_id,ts,event_type,content_id,value\n"

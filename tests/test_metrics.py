@@ -8,9 +8,9 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import require
 
 import supportlab as sl
+from helpers import require
 from supportlab.engine import connect, connect_parquet, connect_spark
 from supportlab.experiment import Package
 from supportlab.metrics import (

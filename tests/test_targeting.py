@@ -141,3 +141,43 @@ def test_targets_and_score_cli(world, tmp_path):
     assert csv.read_bytes().startswith(b"\xef\xbb\xbf")
     pq = pd.read_parquet(tmp_path / "score" / "support_score_2026-07-01.parquet")
     assert len(pq) == 400 and {"name", "support_score", "login_recency_points"} <= set(pq.columns)
+
+
+@pytest.mark.spark
+def test_targets_and_score_identical_on_spark(world, tmp_path):
+    import shutil
+
+    from helpers import require
+    from supportlab.engine import connect_spark
+
+    require("java", shutil.which("java") is not None, "Spark needs a Java runtime")
+    world.export_parquet(tmp_path / "pq")
+    spark = connect_spark(tmp_path / "pq", world.config.timezone)
+    exp = load_experiment(EXP)
+    a = select_targets(connect(world), exp).frame
+    b = select_targets(spark, exp).frame
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    sa = compute_score(connect(world), "2026-07-01")
+    sb = compute_score(spark, "2026-07-01")
+    pd.testing.assert_frame_equal(sa, sb, check_dtype=False)
+    fa = partner_features(connect(world), "2026-07-01", package=exp.package)
+    fb = partner_features(spark, "2026-07-01", package=exp.package)
+    pd.testing.assert_frame_equal(fa, fb, check_dtype=False)
+
+
+def test_named_segments_are_rule_features(world, tmp_path):
+    from supportlab.segments import load_segments
+
+    f = tmp_path / "segments.yaml"
+    f.write_text("segments:\n  young_c: {rank: [C], tenure_days: {max: 365}}\n", encoding="utf-8")
+    segs = load_segments(f)
+    exp = dataclasses.replace(load_experiment(EXP), eligibility="young_c and logins_30d < 5")
+    tl = select_targets(connect(world), exp, segments=segs)
+    feats = partner_features(connect(world), exp.design.start, package=exp.package, segments=segs)
+    expected = feats[feats.young_c & (feats["rank"] == "C") & feats.products.str.contains("A")
+                     & (feats.logins_30d < 5)]
+    assert set(tl.frame.index) == set(expected.index) and len(expected) > 0
+    assert (feats.young_c == ((feats["rank"] == "C") & (feats.tenure_days < 365))).all()
+    f.write_text("segments:\n  bad name: {rank: C}\n", encoding="utf-8")
+    with pytest.raises(sl.ConfigError, match="cannot be used in rules"):
+        load_segments(f)

@@ -349,13 +349,15 @@ def targets(ctx: click.Context, experiment: str, as_of: str | None, out: str | N
     from supportlab.experiment import load_experiment
     from supportlab.metrics import load_metrics
     from supportlab.score import score_config
+    from supportlab.segments import load_segments
     from supportlab.targeting import select_targets
 
     with _open(ctx, read_only=True) as ws:
         exp = load_experiment(experiment, ws.config.experiments_path / "packages")
         tl = select_targets(connect(ws, engine_kind), exp, as_of=_date(as_of, "--as-of"),
                             catalogue=load_metrics(ws.config.experiments_path / "metrics.yaml"),
-                            score_config=score_config(ws), limit=limit)
+                            score_config=score_config(ws), limit=limit,
+                            segments=load_segments(ws.config.experiments_path / "segments.yaml"))
     click.echo(str(tl))
     if out:
         tl.write(out)
@@ -423,6 +425,15 @@ def demo(ctx: click.Context, n_partners: int, seed: int) -> None:
         click.echo("validated: all schema, key and reference checks passed")
         click.echo(ws.summary_text())
     click.echo(f"workspace database: {ws.config.database_path}")
+
+
+def _register_commands() -> None:
+    from supportlab.analyze_cli import analyze as analyze_command
+
+    cli.add_command(analyze_command)
+
+
+_register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import ibis
 import pandas as pd
+import pyarrow as pa
 
 from supportlab.config import WorkspaceConfig
 from supportlab.errors import ConfigError, WorkspaceError
@@ -99,7 +100,8 @@ class Engine:
         Goes through Arrow directly: ibis' own pandas conversion turns every column holding a
         null into Python objects, which costs more than the query on wide results.
         """
-        return expr.to_pyarrow().to_pandas()
+        out = expr.to_pyarrow()
+        return out.as_py() if isinstance(out, pa.Scalar) else out.to_pandas()
 
     def sql(self, expr: ibis.Expr) -> str:
         """The SQL the engine runs for ``expr``."""

@@ -481,9 +481,9 @@ def _stage_sql(spec: TableSpec, src: _Source, mapping: ColumnMapping,
             reasons.append(f"CASE WHEN coalesce({pred}, FALSE) THEN "
                            f"{_sql_str(column + ': ' + label)} END")
     for column, ref in fk_filters:
+        label = f"{column}: unknown {column.removesuffix('_id')} (not in {ref.split('_ref_')[-1]})"
         reasons.append(f"CASE WHEN {quote_ident(column)} IS NOT NULL AND {quote_ident(column)} "
-                       f"NOT IN (SELECT k FROM {ref}) THEN "
-                       f"{_sql_str(column + ': unknown ' + column.removesuffix('_id') + ' (not in ' + ref.split('_ref_')[-1] + ')')} END")
+                       f"NOT IN (SELECT k FROM {ref}) THEN {_sql_str(label)} END")
     reason_sql = "NULLIF(concat_ws('; ', " + ", ".join(reasons) + "), '')"
     record = "json_object(" + ", ".join(f"{_sql_str(h)}, {r}" for h, r in raw_cols) + ")"
     canon = ", ".join(quote_ident(c.name) for c in spec.columns)

@@ -310,30 +310,41 @@ def _lit_ts(ts: pd.Timestamp) -> ibis.Expr:
     return ibis.timestamp(utc.strftime("%Y-%m-%dT%H:%M:%S.%f"), timezone="UTC")
 
 
+def _op(c: ibis.Expr, op: str, v: Any) -> ibis.Expr:
+    if op == "eq":
+        return c == v
+    if op == "ne":
+        return c != v
+    if op == "gt":
+        return c > v
+    if op == "gte":
+        return c >= v
+    if op == "lt":
+        return c < v
+    if op == "lte":
+        return c <= v
+    if op == "in":
+        return c.isin(list(v))
+    if op == "not_in":
+        return ~c.isin(list(v))
+    if op == "is_null":
+        return c.isnull() if v else c.notnull()
+    raise AssertionError(op)
+
+
 def _filter(t: ibis.Table, where: Mapping[str, Any]) -> ibis.Expr | None:
     conds = []
     for col, cond in where.items():
         c = t[col]
         if isinstance(cond, Mapping):
-            for op, v in cond.items():
-                conds.append({
-                    "eq": lambda: c == v, "ne": lambda: c != v, "gt": lambda: c > v,
-                    "gte": lambda: c >= v, "lt": lambda: c < v, "lte": lambda: c <= v,
-                    "in": lambda: c.isin(list(v)), "not_in": lambda: ~c.isin(list(v)),
-                    "is_null": lambda: c.isnull() if v else c.notnull(),
-                }[op]())
+            conds.extend(_op(c, op, v) for op, v in cond.items())
         elif isinstance(cond, (list, tuple)):
             conds.append(c.isin(list(cond)))
         elif cond is None:
             conds.append(c.isnull())
         else:
             conds.append(c == cond)
-    if not conds:
-        return None
-    out = conds[0]
-    for c in conds[1:]:
-        out = out & c
-    return out
+    return _and(*conds)
 
 
 def _and(*conds: ibis.Expr | None) -> ibis.Expr | None:

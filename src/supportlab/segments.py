@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -114,8 +115,50 @@ def in_segment(df: pd.DataFrame, segment: Mapping[str, Any]) -> pd.Series:
 
 
 def assign_segments(df: pd.DataFrame, segments: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    """Add one boolean column ``in_<name>`` per named segment."""
+    """Add one boolean column per named segment (named after the segment)."""
     out = df.copy()
     for name, seg in segments.items():
-        out[f"in_{name}"] = in_segment(df, seg)
+        if name in df.columns:
+            raise ConfigError(f"segment name '{name}' clashes with a partner feature",
+                              fix="rename the segment")
+        out[name] = in_segment(df, seg)
+    return out
+
+
+def load_segments(path: str | Path | None) -> dict[str, dict[str, Any]]:
+    """Named segments from a YAML file (``segments: {name: {conditions}}``); {} if absent.
+
+    Example file (``experiments/segments.yaml``)::
+
+        segments:
+          new_b_partners: {rank: [B], tenure_days: {max: 365}}
+          product_a_sellers: {product: A}
+
+    Each name becomes a true/false partner feature that rules can use
+    (``"new_b_partners and completion_rate < 0.5"``).
+    """
+    import yaml
+
+    if path is None or not Path(path).is_file():
+        return {}
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8-sig")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML ({exc})", where=str(p)) from None
+    segs = raw.get("segments") if isinstance(raw, Mapping) else None
+    if not isinstance(segs, Mapping):
+        raise ConfigError("expected a mapping with a 'segments' key", where=str(p),
+                          fix="start the file with 'segments:'")
+    out = {}
+    for name, cond in segs.items():
+        if not isinstance(cond, Mapping) or not cond:
+            raise ConfigError("a segment must be a non-empty mapping of conditions",
+                              where=f"{p}: segments.{name}",
+                              fix="write e.g. {rank: [B], tenure_days: {max: 365}}")
+        if not str(name).isidentifier():
+            raise ConfigError(f"segment name '{name}' cannot be used in rules",
+                              where=f"{p}: segments.{name}",
+                              fix="use letters, digits and underscores")
+        out[str(name)] = dict(cond)
     return out

@@ -22,7 +22,7 @@ from supportlab.experiment import Experiment, Package
 from supportlab.metrics import Metric, builtin_metrics, compute_metrics, window_asof
 from supportlab.rules import infer_feature_kinds, parse_rule
 from supportlab.score import COMPONENTS, ScoreConfig, support_score
-from supportlab.segments import in_segment, partner_attributes
+from supportlab.segments import assign_segments, in_segment, partner_attributes
 
 #: history used for "as of" features unless a metric sets its own lookback
 DEFAULT_LOOKBACK_DAYS = 365
@@ -33,6 +33,7 @@ def partner_features(engine: Engine, as_of: dt.date | str, *,
                      catalogue: Mapping[str, Metric] | None = None,
                      metrics: Sequence[str] | None = None,
                      score_config: ScoreConfig | None = None,
+                     segments: Mapping[str, Mapping[str, object]] | None = None,
                      lookback_days: int = DEFAULT_LOOKBACK_DAYS) -> pd.DataFrame:
     """Every partner's attributes, segments, metrics and support score as of a date.
 
@@ -43,6 +44,7 @@ def partner_features(engine: Engine, as_of: dt.date | str, *,
         catalogue: metric definitions (default: built-ins).
         metrics: which metrics (default: the whole catalogue that applies).
         score_config: support-score settings.
+        segments: named segments, each added as a true/false feature.
         lookback_days: window of "as of" metrics without their own lookback.
 
     Returns:
@@ -57,7 +59,8 @@ def partner_features(engine: Engine, as_of: dt.date | str, *,
     feats = compute_metrics(engine, names, [w], package=package, catalogue=catalogue)
     score = support_score(engine, as_of, score_config)
     cols = ["support_score", *(f"{k}_points" for k in COMPONENTS)]
-    return attrs.join(feats, how="left").join(score[cols], how="left")
+    out = attrs.join(feats, how="left").join(score[cols], how="left")
+    return assign_segments(out, segments or {})
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ class TargetList:
 def select_targets(engine: Engine, experiment: Experiment, *, as_of: dt.date | str | None = None,
                    catalogue: Mapping[str, Metric] | None = None,
                    score_config: ScoreConfig | None = None,
+                   segments: Mapping[str, Mapping[str, object]] | None = None,
                    limit: int | None = None) -> TargetList:
     """The ranked eligible partners of an experiment.
 
@@ -112,11 +116,12 @@ def select_targets(engine: Engine, experiment: Experiment, *, as_of: dt.date | s
         as_of: the targeting date (default: the experiment's start).
         catalogue: metric definitions.
         score_config: support-score settings.
+        segments: named segments, usable in the rule by name.
         limit: keep only the first N (default: ``design.max_partners`` or all).
     """
     day = pd.Timestamp(as_of or experiment.design.start).date()
     feats = partner_features(engine, day, package=experiment.package, catalogue=catalogue,
-                             score_config=score_config)
+                             score_config=score_config, segments=segments)
     n_all = len(feats)
     seg = in_segment(feats, experiment.package.segment)
     pool = feats[seg]
