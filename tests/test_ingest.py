@@ -317,3 +317,25 @@ def test_kill_during_ingest_leaves_database_unchanged(tmp_path):
         small = write(tmp_path / "s.csv", HEADER + "E1,P1,u,2026-01-05 09:00,login,,\n")
         assert sl.ingest(w, "events", [small]).rows_loaded == 1
         assert w.validate().ok
+
+
+def test_line_numbers_across_both_paths(ws, tmp_path):
+    """Rows the reader cannot type and rows failing checks both report their file line."""
+    f = write(tmp_path / "e.csv", HEADER +
+              "E1,P1,u,2026-01-05 09:00,login,,\n"           # line 2: fine
+              "E2,P1,u,not-a-date,login,,\n"                 # line 3: type failure (careful path)
+              "E3,P1,u,2026/01/05 09:00,login,,\n"           # line 4: other format (careful path), fine
+              "E4,P1,u,2026-01-05 09:00,login,,\n"           # line 5: fine
+              "E5,P1,u,2099-01-05 09:00,login,,\n"           # line 6: future
+              "E6,P404,u,2026-01-05 09:00,login,,\n"         # line 7: unknown partner
+              "E4,P1,u,2026-01-05 09:00,view,,\n"            # line 8: repeats line 5, differs
+              ",P1,u,2026-01-05 09:00,login,,\n")            # line 9: missing key
+    s = sl.ingest(ws, "events", [f])
+    assert (s.rows_read, s.rows_loaded, s.rows_quarantined) == (8, 3, 5)
+    q = quarantine(ws)[["source_row", "reason"]].values.tolist()
+    assert q == [[3, "ts: not a timestamp"], [6, "ts: must not be in the future"],
+                 [7, "partner_id: unknown partner (not in partners)"],
+                 [8, "event_id: repeats line 5 of this file with different values"],
+                 [9, "event_id: is required"]]
+    assert sorted(events(ws).event_id) == ["E1", "E3", "E4"]
+    assert '"event_id":null' in quarantine(ws).record[4]  # the placeholder never leaks out

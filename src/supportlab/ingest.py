@@ -556,7 +556,7 @@ def _naive_note(con: duckdb.DuckDBPyConnection, spec: TableSpec, src: _Source,
         zoned = r"(Z|[+-]\d{2}(:?\d{2})?)$"
         n_all, n_naive = con.execute(
             f"SELECT count({q}), count({q}) FILTER (WHERE NOT regexp_matches(trim({q}), "
-            f"'{zoned}')) FROM (SELECT {q} FROM {from_sql} LIMIT 100000)").fetchone()
+            f"'{zoned}')) FROM (SELECT {q} FROM {from_sql} LIMIT 20000)").fetchall()[0]
         if n_naive and n_naive < n_all:
             notes.append(f"{col.name}: mixed values with and without a timezone; the "
                          f"{n_naive:,} without one (of the first {n_all:,}) were read as {tz}")
@@ -610,7 +610,7 @@ def ingest(ws: Workspace, table: str, files: Sequence[str | Path], *,
         for path in paths:
             results.append(_ingest_file(ws, spec, path, mapping, encoding, strict, allow_empty,
                                         fk_filters, batch, Path(tmpd), on_progress))
-        for t in ("_stage", "_dupkeys", "_resolved"):
+        for t in ("_stage", "_dupkeys", "_resolved", "_bad", "_rej_errors", "_rej_scans"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
         for _, ref in fk_filters:
             con.execute(f"DROP TABLE IF EXISTS {ref}")
@@ -629,100 +629,266 @@ def _reference_filters(ws: Workspace, spec: TableSpec) -> list[tuple[str, str]]:
     return out
 
 
+# Rows are appended straight into the target inside the transaction, then checked there and the
+# failures moved to quarantine: one streaming pass over the file, like a plain load. Required
+# columns that arrive empty are held by a sentinel (never visible: the check below quarantines and
+# deletes those rows before the transaction commits).
+_SENTINEL = {
+    "VARCHAR": "chr(1)",
+    "TIMESTAMPTZ": "TIMESTAMPTZ '0001-01-01 00:00:00+00'",
+    "DATE": "DATE '0001-01-01'",
+    "BIGINT": "(-9223372036854775807)",
+    "DOUBLE": "(-1.7976931348623157e308)",
+}
+_STRUCTURAL = ("MISSING COLUMNS", "TOO MANY COLUMNS", "UNQUOTED VALUE", "LINE SIZE OVER MAXIMUM",
+               "INVALID UNICODE", "INVALID ENCODING")
+
+
+class _Lines:
+    """Maps the k-th row appended from a file (in rowid order) back to its line or sheet row."""
+
+    def __init__(self, first_line: int, n_fast: int, rejected: Sequence[int]) -> None:
+        self.first_line = first_line
+        self.n_fast = n_fast
+        self.rejected = sorted(set(rejected))
+        self.slow: list[int] = []
+
+    def line(self, k: int) -> int:
+        if k >= self.n_fast:
+            return self.slow[k - self.n_fast]
+        line = self.first_line + k
+        for r in self.rejected:  # skip the lines that went down the slow path
+            if r <= line:
+                line += 1
+            else:
+                break
+        return line
+
+
+def _missing_columns(spec: TableSpec, src: _Source, mapping: ColumnMapping, path: Path) -> None:
+    present = {mapping.canonical(h) for h in src.headers}
+    missing = [c for c in spec.required if c not in present]
+    if not missing:
+        return
+    import difflib
+
+    hints = []
+    for m in missing:
+        near = difflib.get_close_matches(m, src.headers, n=1, cutoff=0.6) or [
+            h for h in src.headers
+            if h.lower() in _SYNONYMS.get(m, ()) or m in h.lower() or h.lower() in m][:1]
+        if near:
+            hints.append(f"'{near[0]}' looks like '{m}'")
+    fix = ("add the column to the export or map your header to it with --mapping "
+           "(columns: {your header: " + missing[0] + "})")
+    if hints:
+        fix = "; ".join(hints) + "; " + fix
+    raise InputFileError(
+        f"missing required column(s) {', '.join(missing)} for table {spec.name}; "
+        f"the header has: {', '.join(src.headers[:15])}", where=str(path), fix=fix)
+
+
+def _fast_eligible(spec: TableSpec, mapping: ColumnMapping) -> bool:
+    for col in spec.columns:
+        if not col.nullable and col.sql_type not in _SENTINEL:
+            return False
+        if col.sql_type != "VARCHAR" and mapping.values.get(col.name):
+            return False
+    return True
+
+
+def _structural_error(rows: list[tuple[Any, ...]], path: Path, n_header: int) -> InputFileError:
+    line, _col, etype, csv_line, msg = rows[0]
+    shown = repr(str(csv_line).splitlines()[0][:120]) if csv_line else ""
+    if etype == "MISSING COLUMNS":
+        m = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", str(msg))
+        e, f = (m.group(1), m.group(2)) if m else ("?", "?")
+        why = f"line {line} has {f} fields where the header has {e} (a truncated or incomplete line)"
+        fix = "re-export the file completely, or complete or remove that line"
+    elif etype == "TOO MANY COLUMNS":
+        why = f"line {line} has more fields than the {n_header} of the header (a stray delimiter)"
+        fix = "quote values that contain the delimiter, or remove the stray delimiter"
+    elif etype == "UNQUOTED VALUE":
+        why = f"line {line} opens a quoted value that is never closed (a stray quote)"
+        fix = 'double any quote inside a quoted value ("") or remove the stray quote'
+    elif etype in ("INVALID UNICODE", "INVALID ENCODING"):
+        why = f"line {line} is not valid UTF-8"
+        fix = "pass --encoding cp932 if it is a Shift_JIS export, or re-export as UTF-8"
+    else:
+        why = f"cannot parse line {line} ({etype}: {str(msg).splitlines()[0]})"
+        fix = "check the file's delimiter and quoting"
+    if shown:
+        why += f": {shown}"
+    return InputFileError(why, where=str(path), fix=fix + "; nothing was loaded")
+
+
+def _fast_csv(ws: Workspace, spec: TableSpec, src: _Source, mapping: ColumnMapping, path: Path,
+              progress: Callable[[float], None] | None) -> tuple[int, list[tuple[int, str]]]:
+    """Append a CSV straight into the target, typed by the reader.
+
+    Returns:
+        (rows appended, [(line, text)] of lines whose values the reader could not type).
+    """
+    con = ws.con
+    canon: dict[str, str] = {}
+    for h in src.headers:
+        canon.setdefault(mapping.canonical(h), h)
+    types = {}
+    for h in src.headers:
+        c = mapping.canonical(h)
+        types[h] = spec.column(c).sql_type if c in spec.column_names and canon[c] == h \
+            else "VARCHAR"
+    cols_spec = "{" + ", ".join(f"{_sql_str(h)}: '{t}'" for h, t in types.items()) + "}"
+    reader = src.sql.replace(src.sql[src.sql.index("columns="):src.sql.index(", strict_mode")],
+                             f"columns={cols_spec}")
+    reader = reader[:-1] + (", store_rejects=true, rejects_table='_rej_errors', "
+                            "rejects_scan='_rej_scans')")
+    exprs = []
+    for col in spec.columns:
+        if col.name in canon:
+            e = _value_map(quote_ident(canon[col.name]), mapping.values.get(col.name, {}))
+            if not col.nullable:
+                e = f"coalesce({e}, {_SENTINEL[col.sql_type]})"
+        else:
+            e = f"CAST(NULL AS {col.sql_type})"
+        exprs.append(e)
+    cols = ", ".join(quote_ident(c.name) for c in spec.columns)
+    for t in ("_rej_errors", "_rej_scans"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    try:
+        n = ws.run_with_progress(
+            f"INSERT INTO {quote_ident(spec.name)} ({cols}) SELECT {', '.join(exprs)} "
+            f"FROM {reader}", progress).fetchall()[0][0]
+    except duckdb.InvalidInputException as exc:
+        raise _csv_error(exc, path) from None
+    rejects = con.execute(
+        "SELECT line, column_name, error_type, csv_line, error_message FROM _rej_errors "
+        "ORDER BY line").fetchall()
+    structural = [r for r in rejects if r[2] in _STRUCTURAL]
+    if structural:
+        raise _structural_error(structural, path, len(src.headers))
+    lines: dict[int, str] = {}
+    for line, _c, _t, text, _m in rejects:
+        lines.setdefault(int(line), str(text))
+    return int(n), sorted(lines.items())
+
+
+def _slow_frame(src: _Source, delim: str, lines: list[tuple[int, str]]) -> pd.DataFrame:
+    rows = []
+    for _line, text in lines:
+        fields = next(csv.reader(io.StringIO(text), delimiter=delim), [])
+        fields = (fields + [None] * len(src.headers))[: len(src.headers)]
+        rows.append([f if f != "" else None for f in fields])
+    return pd.DataFrame(rows, columns=src.headers, dtype="string").astype(object)
+
+
 def _ingest_file(ws: Workspace, spec: TableSpec, path: Path, mapping: ColumnMapping,
                  encoding: str | None, strict: bool, allow_empty: bool,
                  fk_filters: list[tuple[str, str]], batch: str, tmpdir: Path,
                  on_progress: Callable[[str, float], None] | None) -> FileSummary:
     con = ws.con
+    target = quote_ident(spec.name)
     suffix = path.suffix.lower()
+    is_csv = suffix not in (".parquet", ".pq", ".xlsx")
     if suffix in (".parquet", ".pq"):
         src = _parquet_source(path, con)
     elif suffix == ".xlsx":
         src = _excel_source(path, mapping, spec)
     else:
         src = _csv_source(path, encoding, tmpdir)
-    from_sql = src.sql
-    if src.relation is not None:
-        con.register("_xlsx_src", src.relation)
-        from_sql = "_xlsx_src"
-    present = {mapping.canonical(h) for h in src.headers}
-    missing = [c for c in spec.required if c not in present]
-    if missing:
-        import difflib
-
-        hints = []
-        for m in missing:
-            near = difflib.get_close_matches(m, src.headers, n=1, cutoff=0.6) or [
-                h for h in src.headers
-                if h.lower() in _SYNONYMS.get(m, ()) or m in h.lower() or h.lower() in m][:1]
-            if near:
-                hints.append(f"'{near[0]}' looks like '{m}'")
-        fix = ("add the column to the export or map your header to it with --mapping "
-               "(columns: {your header: " + missing[0] + "})")
-        if hints:
-            fix = "; ".join(hints) + "; " + fix
-        raise InputFileError(
-            f"missing required column(s) {', '.join(missing)} for table {spec.name}; "
-            f"the header has: {', '.join(src.headers[:15])}", where=str(path), fix=fix)
+    _missing_columns(spec, src, mapping, path)
     notes = list(src.notes)
     unknown = [h for h in src.headers if mapping.canonical(h) not in spec.column_names]
     if unknown:
         notes.append(f"ignored column(s) not in the {spec.name} schema: {', '.join(unknown[:10])}")
+    progress = (lambda p: on_progress(path.name, p)) if on_progress else None
+    thr = con.execute(f"SELECT coalesce(max(rowid) + 1, 0) FROM {target}").fetchall()[0][0]
+    quarantined: list[tuple[int, str, str]] = []  # (line, reason, record json)
+    slow_src: _Source | None = src
+    slow_from = src.sql
+    n_fast, rejected = 0, []
     try:
-        notes += _naive_note(con, spec, src, mapping, from_sql, ws.config.timezone)
-        stage = _stage_sql(spec, src, mapping, fk_filters, from_sql)
-        progress = (lambda p: on_progress(path.name, p)) if on_progress else None
-        ws.run_with_progress(f"CREATE OR REPLACE TEMP TABLE _stage AS {stage}", progress)
+        if src.relation is None:
+            notes += _naive_note(con, spec, src, mapping, src.sql, ws.config.timezone)
+        if is_csv and _fast_eligible(spec, mapping):
+            n_fast, rejected = _fast_csv(ws, spec, src, mapping, path, progress)
+            slow_src = None
+            if rejected:  # values the reader could not type: the careful path decides
+                delim = re.search(r"delim='(.)'", src.sql).group(1)
+                frame = _slow_frame(src, delim, rejected)
+                slow_src = _Source("", src.headers, src.types, src.encoding, 0, [], frame)
+        lines = _Lines(src.row_offset + 1, n_fast, [r[0] for r in rejected])
+        n_read = n_fast
+        if slow_src is not None:
+            if slow_src.relation is not None:
+                con.register("_slow_src", slow_src.relation)
+                slow_from = "_slow_src"
+            stage = _stage_sql(spec, slow_src, mapping, fk_filters, slow_from)
+            ws.run_with_progress(f"CREATE OR REPLACE TEMP TABLE _stage AS {stage}",
+                                 None if n_fast else progress)
+            base = con.execute("SELECT coalesce(min(rowid), 0) FROM _stage").fetchall()[0][0]
+            stage_lines = ([ln for ln, _ in rejected] if rejected else None)
+
+            def line_of(i: int) -> int:
+                return stage_lines[i] if stage_lines is not None else src.row_offset + 1 + i
+
+            for rid, reason, record in con.execute(
+                    "SELECT rowid, _reason, CAST(_record AS VARCHAR) FROM _stage "
+                    "WHERE _reason IS NOT NULL ORDER BY rowid").fetchall():
+                quarantined.append((line_of(int(rid - base)), reason, record))
+            ok = con.execute("SELECT rowid FROM _stage WHERE _reason IS NULL ORDER BY rowid"
+                             ).fetchnumpy()["rowid"]
+            lines.slow = [line_of(int(r - base)) for r in ok]
+            cols = ", ".join(quote_ident(c.name) for c in spec.columns)
+            con.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM _stage "
+                        "WHERE _reason IS NULL ORDER BY rowid").fetchall()
+            n_read += con.execute("SELECT count(*) FROM _stage").fetchall()[0][0]
     except duckdb.InvalidInputException as exc:
         if "CSV Error" in str(exc) or "unicode" in str(exc).lower():
             raise _csv_error(exc, path) from None
         raise
     finally:
-        if src.relation is not None:
-            con.unregister("_xlsx_src")
-    n_read, n_bad, base = con.execute(
-        "SELECT count(*), count(_reason), coalesce(min(rowid), 0) FROM _stage").fetchone()
-    # rowids of a table made in this transaction start at a large offset, in insertion order
-    offset = src.row_offset - int(base)
+        if slow_src is not None and slow_src.relation is not None:
+            con.unregister("_slow_src")
     if n_read == 0 and not allow_empty:
         raise InputFileError("the file has a header but no rows", where=str(path),
                              fix="check the export's filters; pass --allow-empty if an empty "
                                  "export is expected; nothing was loaded")
-    dup, conflicts = _resolve_duplicates(ws, spec, int(base) - src.row_offset)
-    n_quarantine = n_bad + conflicts
+    r0 = con.execute(f"SELECT min(rowid) FROM {target} WHERE rowid >= ?", [thr]).fetchall()[0][0]
+    r0 = int(r0) if r0 is not None else 0
+    bad = _check_new_rows(ws, spec, thr, fk_filters)
+    for rid, reason, record in bad:
+        quarantined.append((lines.line(int(rid) - r0), reason, record))
+    dup, conflicts = _resolve_duplicates(ws, spec, thr)
+    for rid, reason, record, first in conflicts:
+        if first is not None:
+            reason = reason.replace("{first}", str(lines.line(int(first) - r0)))
+        quarantined.append((lines.line(int(rid) - r0), reason, record))
+    n_quarantine = len(quarantined)
     if strict and n_quarantine:
-        top = con.execute("SELECT _reason, count(*) FROM _stage WHERE _reason IS NOT NULL "
-                          "GROUP BY 1 ORDER BY 2 DESC LIMIT 3").fetchall()
-        what = "; ".join(f"{r} ({n:,} rows)" for r, n in top) or "rows conflict with loaded keys"
+        top: dict[str, int] = {}
+        for _, reason, _ in quarantined:
+            top[reason] = top.get(reason, 0) + 1
+        what = "; ".join(f"{r} ({n:,} rows)" for r, n in sorted(top.items(), key=lambda x: -x[1])[:3])
         raise DataValidationError(f"{n_quarantine:,} invalid row(s) in strict mode: {what}",
                                   where=str(path),
                                   fix="fix the rows or drop --strict to quarantine them; "
                                       "nothing was loaded")
-    cols = ", ".join(quote_ident(c.name) for c in spec.columns)
-    excl = ""
-    if dup or conflicts:
-        excl = " AND rowid NOT IN (SELECT _row FROM _resolved WHERE _status <> 'load')"
-    con.execute(f"INSERT INTO {quote_ident(spec.name)} ({cols}) SELECT {cols} FROM _stage "
-                f"WHERE _reason IS NULL{excl}")
-    loaded = n_read - n_bad - dup - conflicts
-    con.execute(
-        "INSERT INTO quarantine SELECT ?, ?, ?, rowid + 1 + ?, _reason, _record, now() "
-        "FROM _stage s WHERE _reason IS NOT NULL AND NOT EXISTS (SELECT 1 FROM quarantine q "
-        "WHERE q.table_name = ? AND q.reason = s._reason AND "
-        "CAST(q.record AS VARCHAR) = CAST(s._record AS VARCHAR))",
-        [batch, spec.name, str(path), offset, spec.name])
-    if conflicts:
-        record = "to_json(struct_pack(" + ", ".join(
-            f"{quote_ident(c.name)} := s.{quote_ident(c.name)}" for c in spec.columns) + "))"
-        con.execute(
-            f"INSERT INTO quarantine SELECT ?, ?, ?, r._row + 1 + ?, r._status, {record}, now() "
-            "FROM _resolved r JOIN _stage s ON s.rowid = r._row WHERE r._status NOT IN "
-            "('load', 'duplicate') AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE "
-            f"q.table_name = ? AND CAST(q.record AS VARCHAR) = CAST({record} AS VARCHAR))",
-            [batch, spec.name, str(path), offset, spec.name])
-    reasons = con.execute(
-        "SELECT reason, count(*) FROM quarantine WHERE batch_id = ? AND source = ? "
-        "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 8", [batch, str(path)]).fetchall()
+    loaded = n_read - n_quarantine - dup
+    if quarantined:
+        q = pd.DataFrame(quarantined, columns=["source_row", "reason", "record"])
+        con.register("_quarantined", q)
+        try:
+            con.execute(
+                "INSERT INTO quarantine SELECT ?, ?, ?, source_row, reason, CAST(record AS JSON), "
+                "now() FROM _quarantined n WHERE NOT EXISTS (SELECT 1 FROM quarantine o "
+                "WHERE o.table_name = ? AND CAST(o.record AS VARCHAR) = n.record) "
+                "ORDER BY source_row",
+                [batch, spec.name, str(path), spec.name]).fetchall()
+        finally:
+            con.unregister("_quarantined")
+    reasons = pd.Series([r for _, r, _ in quarantined], dtype=object).value_counts()
+    reasons = sorted(reasons.items(), key=lambda x: (-x[1], x[0]))[:8]
     con.execute("INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
                 [batch, spec.name, str(path), _fingerprint(path), n_read, loaded,
                  n_quarantine, dup])
@@ -730,57 +896,117 @@ def _ingest_file(ws: Workspace, spec: TableSpec, path: Path, mapping: ColumnMapp
                        int(dup), tuple((r, int(n)) for r, n in reasons), tuple(notes))
 
 
-def _resolve_duplicates(ws: Workspace, spec: TableSpec, base: int) -> tuple[int, int]:
-    """Mark rows whose key repeats (in the file or in the table): duplicates or conflicts.
+def _record_sql(spec: TableSpec, alias: str = "t") -> str:
+    parts = []
+    for c in spec.columns:
+        v = f"{alias}.{quote_ident(c.name)}"
+        if not c.nullable:
+            v = f"CASE WHEN {v} = {_SENTINEL.get(c.sql_type, 'NULL')} THEN NULL ELSE {v} END"
+        parts.append(f"{quote_ident(c.name)} := {v}")
+    return "CAST(to_json(struct_pack(" + ", ".join(parts) + ")) AS VARCHAR)"
+
+
+def _check_new_rows(ws: Workspace, spec: TableSpec, thr: int,
+                    fk_filters: list[tuple[str, str]]) -> list[tuple[int, str, str]]:
+    """Check the rows appended in this call; move failures out of the table.
 
     Returns:
-        (identical duplicates skipped, conflicting rows quarantined).
+        ``(rowid, reason, record json)`` of the rows that failed, now deleted from the table.
+    """
+    con = ws.con
+    target = quote_ident(spec.name)
+    sentinel_of = {c.name: _SENTINEL.get(c.sql_type) for c in spec.columns if not c.nullable}
+
+    def present(col: str) -> str:
+        s = sentinel_of.get(col)
+        return f"{quote_ident(col)} IS DISTINCT FROM {s}" if s else "TRUE"
+
+    reasons = []
+    for column, label, pred in sql_checks(spec.name):
+        if label == "is required":
+            s = sentinel_of.get(column)
+            cond = f"{quote_ident(column)} = {s}" if s else pred
+            reasons.append(f"CASE WHEN {cond} THEN {_sql_str(column + ': ' + label)} END")
+        else:
+            reasons.append(f"CASE WHEN {present(column)} AND coalesce({pred}, FALSE) THEN "
+                           f"{_sql_str(column + ': ' + label)} END")
+    for column, ref in fk_filters:
+        label = f"{column}: unknown {column.removesuffix('_id')} (not in {ref.split('_ref_')[-1]})"
+        reasons.append(f"CASE WHEN {present(column)} AND {quote_ident(column)} IS NOT NULL AND "
+                       f"{quote_ident(column)} NOT IN (SELECT k FROM {ref}) THEN "
+                       f"{_sql_str(label)} END")
+    reason_sql = "NULLIF(concat_ws('; ', " + ", ".join(reasons) + "), '')"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _bad AS
+        SELECT _rid, _reason FROM (SELECT rowid AS _rid, {reason_sql} AS _reason FROM {target}
+                                   WHERE rowid >= {int(thr)}) WHERE _reason IS NOT NULL""")
+    rows = con.execute(
+        f"SELECT b._rid, b._reason, {_record_sql(spec)} FROM _bad b JOIN {target} t "
+        "ON t.rowid = b._rid ORDER BY b._rid").fetchall()
+    if rows:
+        con.execute(f"DELETE FROM {target} WHERE rowid IN (SELECT _rid FROM _bad)")
+    return [(int(r), str(reason), str(rec)) for r, reason, rec in rows]
+
+
+def _resolve_duplicates(ws: Workspace, spec: TableSpec, thr: int
+                        ) -> tuple[int, list[tuple[int, str, str, int | None]]]:
+    """Remove appended rows whose key repeats (in the file or in the table).
+
+    Identical repeats are skipped; repeats with different values are quarantined (the first
+    row wins; nothing already loaded is ever overwritten).
+
+    Returns:
+        (identical duplicates skipped, [(rowid, reason, record json, rowid of the first row)]
+        of conflicts; ``{first}`` in a reason stands for the first row's line).
     """
     con = ws.con
     key = ", ".join(quote_ident(k) for k in spec.key)
     target = quote_ident(spec.name)
+    thr = int(thr)
     in_file = con.execute(
         # hashes can only over-report (a collision sends us down the exact path below)
-        f"SELECT count(*) - count(DISTINCT hash({key})) FROM _stage WHERE _reason IS NULL"
-    ).fetchone()[0]
+        f"SELECT count(*) - count(DISTINCT hash({key})) FROM {target} WHERE rowid >= {thr}"
+    ).fetchall()[0][0]
     existing = 0
-    if ws.count(spec.name):
+    if thr > 0:
         existing = con.execute(
-            f"SELECT count(*) FROM _stage s SEMI JOIN {target} t USING ({key}) "
-            "WHERE s._reason IS NULL").fetchone()[0]
+            f"SELECT count(*) FROM (SELECT {key} FROM {target} WHERE rowid >= {thr}) n "
+            f"SEMI JOIN (SELECT {key} FROM {target} WHERE rowid < {thr}) o USING ({key})"
+        ).fetchall()[0][0]
     if not in_file and not existing:
-        return 0, 0
+        return 0, []
     cols = [c.name for c in spec.columns]
     same = " AND ".join(f"r.{quote_ident(c)} IS NOT DISTINCT FROM f.{quote_ident(c)}"
                         for c in cols)
     label = "+".join(spec.key)
+    sel = ", ".join(quote_ident(c) for c in cols)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _dupkeys AS
-        SELECT {key} FROM _stage WHERE _reason IS NULL GROUP BY ALL HAVING count(*) > 1
+        SELECT {key} FROM {target} WHERE rowid >= {thr} GROUP BY ALL HAVING count(*) > 1
         UNION
-        SELECT {key} FROM _stage s SEMI JOIN {target} t USING ({key}) WHERE s._reason IS NULL
+        SELECT {key} FROM (SELECT {key} FROM {target} WHERE rowid >= {thr}) n
+        SEMI JOIN (SELECT {key} FROM {target} WHERE rowid < {thr}) o USING ({key})
     """)
-    sel = ", ".join(quote_ident(c) for c in cols)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _resolved AS
         WITH rows AS (
-            SELECT rowid AS _row, {sel} FROM _stage SEMI JOIN _dupkeys USING ({key})
-            WHERE _reason IS NULL
-            UNION ALL
-            SELECT -1 AS _row, {sel} FROM {target} SEMI JOIN _dupkeys USING ({key})
+            SELECT rowid AS _row, {sel} FROM {target} SEMI JOIN _dupkeys USING ({key})
         ), ranked AS (
             SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY _row) AS _rn FROM rows
         ), firsts AS (SELECT * FROM ranked WHERE _rn = 1)
-        SELECT r._row,
+        SELECT r._row, f._row AS _first,
             CASE WHEN r._rn = 1 THEN 'load'
                  WHEN {same} THEN 'duplicate'
-                 WHEN f._row = -1 THEN '{label}: already loaded with different values'
-                 ELSE '{label}: repeats line ' || (f._row - {base} + 1)
-                      || ' of this file with different values'
+                 WHEN f._row < {thr} THEN '{label}: already loaded with different values'
+                 ELSE '{label}: repeats line {{first}} of this file with different values'
             END AS _status
-        FROM ranked r JOIN firsts f USING ({key}) WHERE r._row >= 0
+        FROM ranked r JOIN firsts f USING ({key}) WHERE r._row >= {thr}
     """)
-    dup, conflicts = con.execute(
-        "SELECT count(*) FILTER (WHERE _status = 'duplicate'), "
-        "count(*) FILTER (WHERE _status NOT IN ('load', 'duplicate')) FROM _resolved").fetchone()
-    return int(dup), int(conflicts)
+    dup = con.execute("SELECT count(*) FROM _resolved WHERE _status = 'duplicate'").fetchall()[0][0]
+    conflicts = con.execute(
+        f"SELECT r._row, r._status, {_record_sql(spec)}, r._first FROM _resolved r "
+        f"JOIN {target} t ON t.rowid = r._row WHERE r._status NOT IN ('load', 'duplicate') "
+        "ORDER BY r._row").fetchall()
+    con.execute(f"DELETE FROM {target} WHERE rowid IN "
+                "(SELECT _row FROM _resolved WHERE _status <> 'load')")
+    return int(dup), [(int(r), str(st), str(rec), int(f) if f is not None and f >= thr else None)
+                      for r, st, rec, f in conflicts]

@@ -158,7 +158,7 @@ class Workspace:
 
     def count(self, table: str) -> int:
         """Row count of a table."""
-        return int(self.con.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0])
+        return int(self.con.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchall()[0][0])
 
     def counts(self) -> dict[str, int]:
         """Row counts of every canonical table plus quarantine."""
@@ -257,7 +257,7 @@ class Workspace:
 
     def _examples(self, table: str, where: str, columns: list[str]) -> tuple[int, tuple[str, ...]]:
         t = quote_ident(table)
-        n = int(self.con.execute(f"SELECT count(*) FROM {t} WHERE {where}").fetchone()[0])
+        n = int(self.con.execute(f"SELECT count(*) FROM {t} WHERE {where}").fetchall()[0][0])
         if not n:
             return 0, ()
         cols = ", ".join(quote_ident(c) for c in columns)
@@ -282,7 +282,7 @@ class Workspace:
         kcols = ", ".join(quote_ident(c) for c in key)
         t = quote_ident(table)
         dup_sql = (f"SELECT {kcols}, count(*) AS n FROM {t} GROUP BY ALL HAVING count(*) > 1")
-        n = int(self.con.execute(f"SELECT count(*) FROM ({dup_sql})").fetchone()[0])
+        n = int(self.con.execute(f"SELECT count(*) FROM ({dup_sql})").fetchall()[0][0])
         if n:
             rows = self.con.execute(f"{dup_sql} LIMIT {MAX_EXAMPLES}").fetchall()
             ex = tuple(", ".join(f"{c}={v}" for c, v in zip([*key, "rows"], r, strict=True))
