@@ -471,20 +471,8 @@ def _stage_sql(spec: TableSpec, src: _Source, mapping: ColumnMapping,
             typed = f"CAST(NULL AS {col.sql_type})"
         typed_cols.append(f"{typed} AS {quote_ident(col.name)}")
     # checks (NULL-safe; a failed cast is reported once, as a type failure)
-    reasons = list(type_fail)
-    for column, label, pred in sql_checks(spec.name):
-        if label == "is required":
-            raw = raw_of.get(column)
-            pred = f"{raw} IS NULL" if raw else pred
-            reasons.append(f"CASE WHEN {pred} THEN {_sql_str(column + ': ' + label)} END")
-        else:
-            reasons.append(f"CASE WHEN coalesce({pred}, FALSE) THEN "
-                           f"{_sql_str(column + ': ' + label)} END")
-    for column, ref in fk_filters:
-        label = f"{column}: unknown {column.removesuffix('_id')} (not in {ref.split('_ref_')[-1]})"
-        reasons.append(f"CASE WHEN {quote_ident(column)} IS NOT NULL AND {quote_ident(column)} "
-                       f"NOT IN (SELECT k FROM {ref}) THEN {_sql_str(label)} END")
-    reason_sql = "NULLIF(concat_ws('; ', " + ", ".join(reasons) + "), '')"
+    reason_sql = _reason_sql(spec, fk_filters, type_fail,
+                             missing={c: f"{r} IS NULL" for c, r in raw_of.items()})
     record = "json_object(" + ", ".join(f"{_sql_str(h)}, {r}" for h, r in raw_cols) + ")"
     canon = ", ".join(quote_ident(c.name) for c in spec.columns)
     return (f"SELECT {canon}, _reason, CASE WHEN _reason IS NULL THEN NULL ELSE {record} END "
@@ -856,10 +844,10 @@ def _ingest_file(ws: Workspace, spec: TableSpec, path: Path, mapping: ColumnMapp
                                  "export is expected; nothing was loaded")
     r0 = con.execute(f"SELECT min(rowid) FROM {target} WHERE rowid >= ?", [thr]).fetchall()[0][0]
     r0 = int(r0) if r0 is not None else 0
-    bad = _check_new_rows(ws, spec, thr, fk_filters)
+    bad, repeats = _check_new_rows(ws, spec, thr, fk_filters)
     for rid, reason, record in bad:
         quarantined.append((lines.line(int(rid) - r0), reason, record))
-    dup, conflicts = _resolve_duplicates(ws, spec, thr)
+    dup, conflicts = _resolve_duplicates(ws, spec, thr, repeats)
     for rid, reason, record, first in conflicts:
         if first is not None:
             reason = reason.replace("{first}", str(lines.line(int(first) - r0)))
@@ -896,6 +884,57 @@ def _ingest_file(ws: Workspace, spec: TableSpec, path: Path, mapping: ColumnMapp
                        int(dup), tuple((r, int(n)) for r, n in reasons), tuple(notes))
 
 
+def _reason_sql(spec: TableSpec, fk_filters: list[tuple[str, str]], first: list[str], *,
+                missing: dict[str, str], guard: bool = False) -> str:
+    """SQL giving each row's reasons for rejection ('; '-joined), NULL when it passes."""
+    reasons = list(first) + [f"CASE WHEN {cond} THEN {_sql_str(text)} END"
+                             for cond, text in _failures(spec, fk_filters, missing, guard)]
+    return "NULLIF(concat_ws('; ', " + ", ".join(reasons) + "), '')"
+
+
+def _fails_sql(spec: TableSpec, fk_filters: list[tuple[str, str]], *,
+               missing: dict[str, str], guard: bool = False) -> str:
+    """SQL that is TRUE when a row fails any check (cheaper than building the reasons)."""
+    conds = [f"({cond})" for cond, _ in _failures(spec, fk_filters, missing, guard)]
+    return " OR ".join(conds) or "FALSE"
+
+
+def _failures(spec: TableSpec, fk_filters: list[tuple[str, str]], missing: dict[str, str],
+              guard: bool) -> list[tuple[str, str]]:
+    """Each check as (condition TRUE on failure, reason text).
+
+    Args:
+        spec: the table.
+        fk_filters: ``(column, reference table)`` pairs to check.
+        first: reason expressions that come first (type failures).
+        missing: per required column, the condition meaning "no value" (else ``IS NULL``).
+        guard: skip a column's other checks when it has no value (reported once).
+    """
+    def has_value(col: str) -> str:
+        return f"NOT ({missing[col]}) AND " if guard and col in missing else ""
+
+    out = []
+    for column, label, pred in sql_checks(spec.name):
+        text = f"{column}: {label}"
+        if label == "is required":
+            out.append((missing.get(column, pred), text))
+        else:
+            out.append((f"{has_value(column)}coalesce({pred}, FALSE)", text))
+    for column, ref in fk_filters:
+        label = f"{column}: unknown {column.removesuffix('_id')} (not in {ref.split('_ref_')[-1]})"
+        c = quote_ident(column)
+        out.append((f"{has_value(column)}{c} IS NOT NULL AND {c} NOT IN (SELECT k FROM {ref})",
+                    label))
+    return out
+
+
+def _key_expr(spec: TableSpec) -> str:
+    """The key as one value (a struct for composite keys), for DISTINCT counts."""
+    cols = [quote_ident(k) for k in spec.key]
+    return cols[0] if len(cols) == 1 else "struct_pack(" + ", ".join(
+        f"{c} := {c}" for c in cols) + ")"
+
+
 def _record_sql(spec: TableSpec, alias: str = "t") -> str:
     parts = []
     for c in spec.columns:
@@ -907,35 +946,28 @@ def _record_sql(spec: TableSpec, alias: str = "t") -> str:
 
 
 def _check_new_rows(ws: Workspace, spec: TableSpec, thr: int,
-                    fk_filters: list[tuple[str, str]]) -> list[tuple[int, str, str]]:
+                    fk_filters: list[tuple[str, str]]
+                    ) -> tuple[list[tuple[int, str, str]], bool]:
     """Check the rows appended in this call; move failures out of the table.
 
     Returns:
-        ``(rowid, reason, record json)`` of the rows that failed, now deleted from the table.
+        ``(rowid, reason, record json)`` of the rows that failed (now deleted from the table),
+        and whether keys may repeat among the appended rows.
     """
     con = ws.con
     target = quote_ident(spec.name)
-    sentinel_of = {c.name: _SENTINEL.get(c.sql_type) for c in spec.columns if not c.nullable}
-
-    def present(col: str) -> str:
-        s = sentinel_of.get(col)
-        return f"{quote_ident(col)} IS DISTINCT FROM {s}" if s else "TRUE"
-
-    reasons = []
-    for column, label, pred in sql_checks(spec.name):
-        if label == "is required":
-            s = sentinel_of.get(column)
-            cond = f"{quote_ident(column)} = {s}" if s else pred
-            reasons.append(f"CASE WHEN {cond} THEN {_sql_str(column + ': ' + label)} END")
-        else:
-            reasons.append(f"CASE WHEN {present(column)} AND coalesce({pred}, FALSE) THEN "
-                           f"{_sql_str(column + ': ' + label)} END")
-    for column, ref in fk_filters:
-        label = f"{column}: unknown {column.removesuffix('_id')} (not in {ref.split('_ref_')[-1]})"
-        reasons.append(f"CASE WHEN {present(column)} AND {quote_ident(column)} IS NOT NULL AND "
-                       f"{quote_ident(column)} NOT IN (SELECT k FROM {ref}) THEN "
-                       f"{_sql_str(label)} END")
-    reason_sql = "NULLIF(concat_ws('; ', " + ", ".join(reasons) + "), '')"
+    held = {c.name: f"{quote_ident(c.name)} = {_SENTINEL[c.sql_type]}"
+            for c in spec.columns if not c.nullable and c.sql_type in _SENTINEL}
+    reason_sql = _reason_sql(spec, fk_filters, [], missing=held, guard=True)
+    # the common case first: does any row fail, does any key repeat? (a WHERE clause lets the
+    # engine evaluate each condition only where the cheaper ones before it left rows)
+    fails = _fails_sql(spec, fk_filters, missing=held, guard=True)
+    n_bad = con.execute(f"SELECT count(*) FROM {target} WHERE rowid >= {int(thr)} AND ({fails})"
+                        ).fetchall()[0][0]
+    repeats = con.execute(f"SELECT count(*) - count(DISTINCT {_key_expr(spec)}) FROM {target} "
+                          f"WHERE rowid >= {int(thr)}").fetchall()[0][0]
+    if not n_bad:
+        return [], bool(repeats)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _bad AS
         SELECT _rid, _reason FROM (SELECT rowid AS _rid, {reason_sql} AS _reason FROM {target}
                                    WHERE rowid >= {int(thr)}) WHERE _reason IS NOT NULL""")
@@ -944,15 +976,21 @@ def _check_new_rows(ws: Workspace, spec: TableSpec, thr: int,
         "ON t.rowid = b._rid ORDER BY b._rid").fetchall()
     if rows:
         con.execute(f"DELETE FROM {target} WHERE rowid IN (SELECT _rid FROM _bad)")
-    return [(int(r), str(reason), str(rec)) for r, reason, rec in rows]
+    return [(int(r), str(reason), str(rec)) for r, reason, rec in rows], bool(repeats)
 
 
-def _resolve_duplicates(ws: Workspace, spec: TableSpec, thr: int
+def _resolve_duplicates(ws: Workspace, spec: TableSpec, thr: int, repeats: bool = True
                         ) -> tuple[int, list[tuple[int, str, str, int | None]]]:
     """Remove appended rows whose key repeats (in the file or in the table).
 
     Identical repeats are skipped; repeats with different values are quarantined (the first
     row wins; nothing already loaded is ever overwritten).
+
+    Args:
+        ws: the workspace (inside the ingest transaction).
+        spec: the table.
+        thr: rowids from here on were appended by this call.
+        repeats: False when the caller has already shown that no key repeats in the new rows.
 
     Returns:
         (identical duplicates skipped, [(rowid, reason, record json, rowid of the first row)]
@@ -962,10 +1000,11 @@ def _resolve_duplicates(ws: Workspace, spec: TableSpec, thr: int
     key = ", ".join(quote_ident(k) for k in spec.key)
     target = quote_ident(spec.name)
     thr = int(thr)
-    in_file = con.execute(
-        # hashes can only over-report (a collision sends us down the exact path below)
-        f"SELECT count(*) - count(DISTINCT hash({key})) FROM {target} WHERE rowid >= {thr}"
-    ).fetchall()[0][0]
+    in_file = 0
+    if repeats:  # recount: rows that failed their checks are gone now
+        in_file = con.execute(
+            f"SELECT count(*) - count(DISTINCT {_key_expr(spec)}) FROM {target} "
+            f"WHERE rowid >= {thr}").fetchall()[0][0]
     existing = 0
     if thr > 0:
         existing = con.execute(

@@ -497,7 +497,9 @@ def _column_failure_sql(col: ColumnSpec, check: str, stats: dict[str, Any]) -> t
     if check == "greater_than":
         return f"must be > {stats['min_value']}", f"{c} <= {_lit(stats['min_value'])}"
     if check == "not_blank":
-        return "must not be blank", f"{c} IS NOT NULL AND trim({c}) = ''"
+        # a blank value starts below '!' (whitespace sorts first): a cheap test before trim
+        return "must not be blank", (f"{c} IS NOT NULL AND {c} < '!' AND "
+                                     f"trim({c}, ' ' || chr(9) || chr(10) || chr(13)) = ''")
     if check == "not_in_future":
         days = int(stats["tolerance_days"])
         if col.sql_type == "DATE":
