@@ -746,7 +746,7 @@ def _fast_csv(ws: Workspace, spec: TableSpec, src: _Source, mapping: ColumnMappi
     try:
         n = ws.run_with_progress(
             f"INSERT INTO {quote_ident(spec.name)} ({cols}) SELECT {', '.join(exprs)} "
-            f"FROM {reader}", progress).fetchall()[0][0]
+            f"FROM {reader}", progress)[0][0]
     except duckdb.InvalidInputException as exc:
         raise _csv_error(exc, path) from None
     rejects = con.execute(

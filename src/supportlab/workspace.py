@@ -303,10 +303,14 @@ class Workspace:
     # -- helpers -------------------------------------------------------------------------------
 
     def run_with_progress(self, sql: str, on_progress: Callable[[float], None] | None,
-                          params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
-        """Execute one long statement, reporting the engine's progress (0–100) meanwhile."""
+                          params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Execute one long statement, reporting the engine's progress (0–100) meanwhile.
+
+        Returns:
+            The statement's result rows (for an INSERT: the row count).
+        """
         if on_progress is None:
-            return self.con.execute(sql, params or [])
+            return self.con.execute(sql, params or []).fetchall()
         done = threading.Event()
 
         def poll() -> None:
@@ -318,13 +322,17 @@ class Workspace:
                 if p is not None and p >= 0:
                     on_progress(float(p))
 
+        # the engine measures progress only while its progress bar is on; keep it from printing
+        self.con.execute("SET enable_progress_bar = true")
+        self.con.execute("SET enable_progress_bar_print = false")
         th = threading.Thread(target=poll, daemon=True)
         th.start()
         try:
-            return self.con.execute(sql, params or [])
+            return self.con.execute(sql, params or []).fetchall()
         finally:
             done.set()
             th.join()
+            self.con.execute("SET enable_progress_bar = false")
             on_progress(100.0)
 
 
