@@ -80,3 +80,26 @@ def test_guardrail_lower_is_better_and_absolute_margin():
     assert g.status == "ok"
     with pytest.raises(ConfigError, match="margin"):
         guardrail_check(est, margin=-0.1)
+
+
+def test_p_values_never_underflow_to_zero():
+    from supportlab.sequential import sequential_looks
+
+    assert 0 < srm_check(1000, 100_000, control_share=0.5).p_value < 1e-300
+    look = sequential_looks(pd.DataFrame({"effect": [50.0], "se": [1.0]}), mixture_sd=1).looks[0]
+    assert look.p_value > 0 and look.p_value_always_valid > 0
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"arm": np.tile([0, 1], 500), "y": rng.normal(100, 1, 1000)})
+    g = guardrail_check(analyze(df, arm="arm", outcome="y"), margin=0.5)
+    assert 0 < g.p_value < 1e-300 and g.status == "ok"
+
+
+def test_relative_guardrail_needs_a_positive_control_mean():
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"arm": np.tile([0, 1], 1000)})
+    df["net"] = rng.normal(-1, 1, 2000) + 0.3 * df["arm"]  # improves, but the mean is negative
+    est = analyze(df, arm="arm", outcome="net")
+    assert np.isnan(est.rel_effect) and any("zero or negative" in w for w in est.warnings)
+    with pytest.raises(ConfigError, match="relative margin needs a positive control mean"):
+        guardrail_check(est, margin=0.10)
+    assert guardrail_check(est, margin=0.2, relative=False).status == "ok"

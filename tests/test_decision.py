@@ -174,3 +174,15 @@ def test_decision_html_escapes_names():
     page = d._repr_html_()
     assert "<i>deals</i>" not in page and "&lt;i&gt;deals&lt;/i&gt;" in page
     assert "promote" in page and "decision: promote" in str(d)
+
+
+def test_sample_ratio_mismatch_blocks_revision_too():
+    from supportlab.checks import srm_check
+
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"arm": [0] * 1500 + [1] * 2500, "y": rng.normal(0, 1, 4000)})
+    est = analyze(df, arm="arm", outcome="y")  # no effect, plenty of power: would be "revise"
+    assert decide(est, min_effect=0.3).outcome == "revise"
+    d = decide(est, min_effect=0.3, srm=srm_check(1500, 2500, control_share=0.5))
+    assert d.outcome == "continue"
+    assert any("mismatch" in r for r in d.reasons_en)

@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from supportlab.errors import ConfigError
-from supportlab.estimation import Estimate, ResultMixin, _crit, _fmt, _fmt_p, _prepare
+from supportlab.estimation import _TINY, Estimate, ResultMixin, _crit, _fmt, _fmt_p, _prepare
 
 __all__ = ["EXACT_BELOW", "BalanceCheck", "GuardrailCheck", "SRMCheck", "balance_check",
            "guardrail_check", "srm_check"]
@@ -105,6 +105,7 @@ def srm_check(n_control: int, n_treatment: int, *, control_share: float,
     else:
         p = float(stats.chisquare([nc, nt], [n * control_share, n * (1 - control_share)]).pvalue)
         test = "chi-square"
+    p = max(p, _TINY)  # below the smallest float, report the smallest float, never 0
     return SRMCheck(n_control=nc, n_treatment=nt, expected_control_share=float(control_share),
                     observed_control_share=nc / n, p_value=p, test=test,
                     threshold=float(threshold), mismatch=p < threshold)
@@ -285,6 +286,13 @@ def guardrail_check(estimate: Estimate, *, margin: float, relative: bool = True,
                           fix="use 'higher' or 'lower'")
     if not 0 < alpha < 0.5:
         raise ConfigError(f"alpha == {alpha!r}, must be in (0, 0.5)", where="guardrail_check")
+    if relative and not estimate.mean_control > 0:
+        raise ConfigError(
+            f"a relative margin needs a positive control mean; {estimate.outcome!r} has "
+            f"{estimate.mean_control:.4g} in control, so a relative change has no meaning",
+            where="guardrail_check",
+            fix="give the margin in outcome units (relative=False), e.g. the allowed drop "
+                "as an absolute amount")
     eff, se = ((estimate.rel_effect, estimate.rel_se) if relative
                else (estimate.effect, estimate.se))
     df = estimate.df
@@ -298,7 +306,8 @@ def guardrail_check(estimate: Estimate, *, margin: float, relative: bool = True,
     sign = 1 if better == "higher" else -1
     # distance from the non-inferiority boundary, on the good side
     stat = (sign * eff + margin) / se
-    p = float(stats.norm.sf(stat) if not math.isfinite(df) else stats.t.sf(stat, df))
+    logp = stats.norm.logsf(stat) if not math.isfinite(df) else stats.t.logsf(stat, df)
+    p = float(max(min(math.exp(logp), 1.0), _TINY))
     harmful_bound = lo if better == "higher" else hi
     other_bound = hi if better == "higher" else lo
     if sign * harmful_bound > -margin:

@@ -6,8 +6,8 @@ Rules of :func:`decide`, in this order:
    guardrail is breached (confidently beyond its margin); at an interim look, only an
    always-valid sequence (:mod:`supportlab.sequential`) may show harm, since fixed-horizon
    intervals checked every week would stop good packages by chance.
-2. A **sample-ratio mismatch** blocks any promotion (the outcome becomes ``continue`` until the
-   cause is found).
+2. A **sample-ratio mismatch** blocks any promotion and any revision (the outcome becomes
+   ``continue`` until the cause is found: the comparison itself is in doubt).
 3. Before the horizon, everything else is **continue**: promotion waits for the planned horizon.
 4. At the horizon, **promote** when the primary interval lies above zero, the point estimate is
    at least ``min_effect`` and every guardrail shows non-inferiority.
@@ -491,7 +491,17 @@ def decide(primary: Estimate, *, min_effect: float, alpha: float = 0.05, relativ
         r.add("Promote the package to a template.", "このパッケージをテンプレートに昇格します。")
         return Decision("promote", tuple(r.en), tuple(r.ja), evidence)
 
-    # 5. revise
+    # 5. with a sample-ratio mismatch the comparison itself is in doubt: neither promote nor
+    #    revise on it; find the cause first
+    if mismatch:
+        r.add(f"The primary estimate ({est_en}) cannot be trusted until the mismatch is "
+              "explained.",
+              f"不一致の原因が分かるまで、主要指標の推定値（{est_ja}）は信頼できません。")
+        r.add("Continue: find and fix the cause of the mismatch before deciding.",
+              "継続: 判断の前に不一致の原因を特定して修正してください。")
+        return Decision("continue", tuple(r.en), tuple(r.ja), evidence)
+
+    # 6. revise
     revise = False
     if hi < min_effect:
         revise = True
@@ -508,7 +518,7 @@ def decide(primary: Estimate, *, min_effect: float, alpha: float = 0.05, relativ
         _diagnostics(r, funnel, consumption)
         return Decision("revise", tuple(r.en), tuple(r.ja), evidence)
 
-    # 6. continue
+    # 7. continue
     pw = f"{power * 100:.0f}%" if math.isfinite(power) else "unknown"
     r.add(f"Not enough evidence yet: {est_en}; power to detect {me} is {pw} "
           f"(target {target_power * 100:.0f}%).",

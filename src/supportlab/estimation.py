@@ -353,7 +353,8 @@ def _rel(effect: float, mean_c: float, var_eff: float, var_c: float, cov_eff_c: 
     Uses ``Var(e/c) ≈ Var(e)/c² + e²Var(c)/c⁴ − 2e·Cov(e, c)/c³``: the variance of both means
     (and their covariance) enters, the absolute interval is never simply rescaled.
     """
-    if not math.isfinite(mean_c) or abs(mean_c) < 1e-12 * max(1.0, abs(effect)):
+    if not math.isfinite(mean_c) or mean_c <= 1e-12 * max(1.0, abs(effect)):
+        # a change relative to a control mean of zero or below has no meaning
         return math.nan, math.nan, math.nan, math.nan
     r = effect / mean_c
     var = (var_eff / mean_c**2 + effect**2 * var_c / mean_c**4
@@ -639,7 +640,7 @@ def _thin_warnings(d: _Data, binary: bool) -> list[str]:
         n = len(y)
         if n < 30:
             out.append(f"only {n} units in the {name} arm: intervals rest on large-sample "
-                       "approximations; prefer method='permutation'")
+                       "approximations; method='permutation' gives an exact p-value")
         if binary:
             events = int(y.sum())
             if min(events, n - events) < 5:
@@ -739,6 +740,15 @@ def _poststrat_core(y: np.ndarray, t: np.ndarray, codes: np.ndarray, n_s: int,
     df = (vt + vc) ** 2 / denom if denom > 0 else math.nan
     ci, p = _t_interval(mt - mc, se, df, alpha)
     core = _Core("poststratified", mt, mc, mt - mc, se, df, ci, p, vt, vc)
+    # The adjusted means are levels: as estimates of the population means they also carry the
+    # sampling noise of the stratum shares, Var(Σ w_s μ_s) = (Σ w_s μ_s² − (Σ w_s μ_s)²) / n.
+    # It cancels in the difference, not in the ratio, so it enters the relative interval only.
+    n = float(len(y))
+    ext_t = float(np.sum(w * cells["m_t"] ** 2) - mt**2) / n
+    ext_c = float(np.sum(w * cells["m_c"] ** 2) - mc**2) / n
+    ext_tc = float(np.sum(w * cells["m_t"] * cells["m_c"]) - mt * mc) / n
+    core.rel = _rel(mt - mc, mc, vt + vc + ext_t + ext_c - 2 * ext_tc, vc + ext_c,
+                    ext_tc - vc - ext_c, _crit(alpha, df))
     core.notes.append(f"post-stratified on {n_s} strata (weights = stratum shares); "
                       "Satterthwaite degrees of freedom")
     return core
@@ -906,10 +916,25 @@ def _regression_core(d: _Data, alpha: float, where: str) -> _Core:
     fit_t, fit_c, names = _lin_fit(d, d.y, where)
     mt, mc = float(fit_t.coef[0, 0]), float(fit_c.coef[0, 0])
     vt, vc = float(fit_t.cov[0, 0, 0, 0]), float(fit_c.cov[0, 0, 0, 0])
-    se = math.sqrt(vt + vc)
+    se = math.sqrt(max(vt + vc, 0.0))
+    if se <= 1e-10 * max(1.0, abs(mt), abs(mc)):  # rounding noise of a perfect fit, not data
+        vt = vc = se = 0.0
     df = float(len(d.y) - 2 * (len(names) + 1))
     ci, p = _t_interval(mt - mc, se, df, alpha)
     core = _Core("regression", mt, mc, mt - mc, se, df, ci, p, vt, vc)
+    # The adjusted means are centred at the pooled covariate means, themselves estimates: as
+    # estimates of the population means each carries β'Σβ/n more variance (and the two a
+    # covariance β_t'Σβ_c/n). That noise cancels in the difference when β_t = β_c but never in
+    # the ratio, so it enters the relative interval (the absolute one stays Lin's HC2).
+    A, _ = _adjusters(d)
+    if A.shape[1]:
+        n = float(len(d.y))
+        sigma = np.atleast_2d(np.cov(A, rowvar=False))
+        bt, bc = fit_t.coef[1:, 0], fit_c.coef[1:, 0]
+        ext_t, ext_c = float(bt @ sigma @ bt) / n, float(bc @ sigma @ bc) / n
+        ext_tc = float(bt @ sigma @ bc) / n
+        core.rel = _rel(mt - mc, mc, vt + vc + ext_t + ext_c - 2 * ext_tc, vc + ext_c,
+                        ext_tc - vc - ext_c, _crit(alpha, df))
     core.notes.append("regression adjustment (Lin 2013): arm × centred "
                       + (", ".join(names) if names else "nothing (no covariates)")
                       + "; HC2 standard errors; t with n − 2(k+1) degrees of freedom")
@@ -1151,7 +1176,10 @@ def _estimate(d: _Data, core: _Core, level: float, extra_warnings: Sequence[str]
                                      core.var_c, core.cov_tc - core.var_c, crit)
     warnings = list(d.warnings) + list(core.warnings) + list(extra_warnings)
     if not math.isfinite(rel) and math.isfinite(core.effect):
-        warnings.append("the control mean is zero: no relative effect")
+        warnings.append("the control mean is zero or negative: no relative effect")
+    elif math.isfinite(rel) and core.var_c > 0 and core.mean_c < 2 * math.sqrt(core.var_c):
+        warnings.append("the control mean is not clearly above zero: the relative effect and "
+                        "its interval are unstable; read the absolute effect")
     if not core.se > 0:
         warnings.append("the effect has no sampling variation (constant outcome): no interval")
     return Estimate(

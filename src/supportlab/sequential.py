@@ -43,7 +43,7 @@ import pandas as pd
 from scipy import stats
 
 from supportlab.errors import ConfigError, DataValidationError
-from supportlab.estimation import Estimate, ResultMixin, _fmt, _fmt_p
+from supportlab.estimation import Estimate, ResultMixin, _fmt, _fmt_p, _two_sided_p
 
 __all__ = ["METHOD", "SequentialLook", "SequentialResult", "boundary_multiplier",
            "confidence_sequence", "sequential_looks"]
@@ -98,7 +98,7 @@ def _always_valid_p(effect: np.ndarray, se: np.ndarray, mixture_sd: float) -> np
     eta = mixture_sd**2 / se**2
     z2 = (effect / se) ** 2
     log_m = eta * z2 / (2 * (1 + eta)) - 0.5 * np.log1p(eta)
-    p = np.exp(np.minimum(0.0, -log_m))
+    p = np.maximum(np.exp(np.minimum(0.0, -log_m)), np.finfo(float).tiny)  # never exactly 0
     return np.minimum.accumulate(p)
 
 
@@ -241,7 +241,7 @@ def sequential_looks(looks: Sequence[Estimate] | pd.DataFrame, *, mixture_sd: fl
         if harm and harm_look is None:
             harm_look = i + 1
         cl, cu = ci[i] if ci is not None else (eff[i] - z * se[i], eff[i] + z * se[i])
-        p = pv[i] if pv is not None else float(2 * stats.norm.sf(abs(eff[i] / se[i])))
+        p = pv[i] if pv is not None else _two_sided_p(float(eff[i] / se[i]), math.inf)
         out.append(SequentialLook(look=i + 1, effect=float(eff[i]), se=float(se[i]),
                                   ci_lower=float(cl), ci_upper=float(cu), cs_lower=float(lo[i]),
                                   cs_upper=float(hi[i]), p_value=float(p),
