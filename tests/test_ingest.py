@@ -339,3 +339,72 @@ def test_line_numbers_across_both_paths(ws, tmp_path):
                  [9, "event_id: is required"]]
     assert sorted(events(ws).event_id) == ["E1", "E3", "E4"]
     assert '"event_id":null' in quarantine(ws).record[4]  # the placeholder never leaks out
+
+
+# -- found by trying it as an analyst would ----------------------------------------------------
+
+
+def test_crlf_line_endings_behave_like_lf(ws, tmp_path):
+    rows = ["partner_id,name,rank,region,joined_at,manager", "C1,a,A,x,2025-04-01,m",
+            "C2,b,B,x,2025年10月15日,m", "C3,c,B,x,2025/4/1,m", "C4,d,Z,x,2025-04-01,m"]
+    f = write(tmp_path / "crlf.csv", "\r\n".join(rows) + "\r\n", "cp932")
+    s = sl.ingest(ws, "partners", [f])
+    assert (s.rows_loaded, s.rows_quarantined) == (3, 1)
+    q = quarantine(ws)
+    assert q.source_row.tolist() == [5] and '"rank":"Z"' in q.record[0].replace(" ", "")
+    assert ws.query("SELECT joined_at FROM partners WHERE partner_id = 'C2'").joined_at[0] \
+        == pd.Timestamp("2025-10-15")
+
+
+def test_decimal_where_a_whole_number_belongs(ws, tmp_path):
+    f = write(tmp_path / "c.csv", "content_id,content_type,product,version,title\n"
+              "c1,video,A,1.5,x\nc2,video,A,2.0,y\nc3,video,A,3,z\n")
+    s = sl.ingest(ws, "contents", [f])
+    assert (s.rows_loaded, s.rows_quarantined) == (2, 1)
+    assert quarantine(ws).reason.tolist() == ["version: not a whole number"]
+    v = ws.query("SELECT content_id, version FROM contents WHERE content_id IN ('c2', 'c3') "
+                 "ORDER BY 1")
+    assert v.version.tolist() == [2, 3]
+
+
+def test_excel_formula_without_saved_value_is_not_silently_empty(ws, tmp_path):
+    wb = openpyxl.Workbook()
+    sh = wb.active
+    sh.append(["event_id", "partner_id", "ts", "event_type", "value"])
+    sh.append(["X1", "P1", "2026-01-05 09:00", "test_submit", "=40+40"])
+    sh.append(["X2", "P1", "2026-01-05 10:00", "test_submit", 75])
+    wb.save(tmp_path / "e.xlsx")  # openpyxl writes formulas without calculated values
+    s = sl.ingest(ws, "events", [tmp_path / "e.xlsx"])
+    assert (s.rows_loaded, s.rows_quarantined) == (1, 1)
+    assert any("formula cell(s) have no saved value" in n for n in s.files[0].notes)
+    assert "=40+40" in quarantine(ws).record[0]
+
+
+def test_trailing_delimiter_and_spaces_around_ids(ws, tmp_path):
+    f = write(tmp_path / "e.csv", "event_id,partner_id,user_id,ts,event_type,\n"
+              "E1, P1 ,u,2026-01-05 09:00,login,\n")
+    s = sl.ingest(ws, "events", [f])
+    assert s.rows_loaded == 1
+    assert events(ws).partner_id.tolist() == ["P1"]
+
+
+def test_mapping_mistakes_are_named(ws, tmp_path):
+    f = write(tmp_path / "e.csv", "ID,代理店,日時,種別\nE1,P1,2026-01-05 09:00,login\n")
+    good = {"ID": "event_id", "代理店": "partner_id", "日時": "ts", "種別": "event_type"}
+    with pytest.raises(sl.ConfigError, match="not a column of events.*did you mean 'event_type'"):
+        sl.ingest(ws, "events", [f], mapping=ColumnMapping(columns={**good, "種別": "event_typo"}))
+    with pytest.raises(sl.ConfigError, match="values for 'event_typ'"):
+        sl.ingest(ws, "events", [f], mapping=ColumnMapping(columns=good,
+                                                           values={"event_typ": {"a": "b"}}))
+    with pytest.raises(sl.InputFileError, match="both map to 'partner_id'"):
+        sl.ingest(ws, "events", [f], mapping=ColumnMapping(columns={**good, "ID": "partner_id"}))
+    s = sl.ingest(ws, "events", [f], mapping=ColumnMapping(columns={**good, "担当": "user_id"}))
+    assert s.rows_loaded == 1 and any("担当" in n for n in s.files[0].notes)
+
+
+def test_deal_stage_and_won_must_agree(ws, tmp_path):
+    f = write(tmp_path / "d.tsv", "deal_id\tpartner_id\tregistered_at\tstage\twon\n"
+              "D1\tP1\t2026-01-05\tlost\t受注\nD2\tP1\t2026-01-05\twon\t受注\n")
+    s = sl.ingest(ws, "deals", [f])
+    assert (s.rows_loaded, s.rows_quarantined) == (1, 1)
+    assert quarantine(ws).reason[0].startswith("won: must agree with stage")

@@ -103,6 +103,13 @@ def _register() -> None:
         hit = df["event_type"].isin(types) & df["value"].notna()
         return ~hit | df["value"].between(min_value, max_value)
 
+    @register_check_method(statistics=[], check_type="vectorized")
+    def stage_matches_won(df: pd.DataFrame) -> pd.Series:
+        won = df["won"]
+        bad = won.notna() & (((won == True) & (df["stage"] != "won"))  # noqa: E712
+                             | ((won == False) & (df["stage"] != "lost")))  # noqa: E712
+        return ~bad.fillna(False).astype(bool)
+
     @register_check_method(statistics=["start", "end"], check_type="vectorized")
     def end_after_start(df: pd.DataFrame, *, start: str, end: str) -> pd.Series:
         return df[start].isna() | df[end].isna() | (df[end] >= df[start])
@@ -202,6 +209,7 @@ class Deals(_Base):
     class Config:
         unique = ["deal_id"]
         end_after_start = {"start": "registered_at", "end": "closed_at"}
+        stage_matches_won = ()
 
 
 class Assignments(_Base):
@@ -516,6 +524,9 @@ def _table_failure_sql(check: str, stats: dict[str, Any]) -> tuple[str, str, str
         lo, hi = stats["min_value"], stats["max_value"]
         return ("value", f"must be within {lo}–{hi} for {'/'.join(stats['types'])}",
                 f"event_type IN ({types}) AND value IS NOT NULL AND (value < {lo} OR value > {hi})")
+    if check == "stage_matches_won":
+        return ("won", "must agree with stage (won = true for stage won, false for stage lost)",
+                "won IS NOT NULL AND ((won AND stage <> 'won') OR (NOT won AND stage <> 'lost'))")
     if check == "end_after_start":
         s, e = quote_ident(stats["start"]), quote_ident(stats["end"])
         return (stats["end"], f"must not be before {stats['start']}", f"{e} < {s}")
