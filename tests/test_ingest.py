@@ -16,7 +16,7 @@ import pytest
 
 import supportlab as sl
 from helpers import assert_unchanged, snapshot
-from supportlab.ingest import ColumnMapping, detect_encoding
+from supportlab.ingestion import ColumnMapping, detect_encoding
 
 HEADER = "event_id,partner_id,user_id,ts,event_type,content_id,value\n"
 GOOD = (

@@ -43,7 +43,7 @@ def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame
             df = pd.read_parquet(p)
         elif suffix in _CSV:
             if encoding is None:
-                from supportlab.ingest import detect_encoding
+                from supportlab.ingestion import detect_encoding
 
                 encoding = detect_encoding(p)
             df = pd.read_csv(p, encoding=encoding, sep="\t" if suffix == ".tsv" else ",")

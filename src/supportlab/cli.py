@@ -31,18 +31,31 @@ class _Group(click.Group):
                 traceback.print_exc()
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (click.exceptions.Exit, click.ClickException, click.Abort, BrokenPipeError):
             raise
         except KeyboardInterrupt:
-            click.echo("interrupted; nothing was changed by the unfinished step", err=True)
-            ctx.exit(130)
-        except Exception as exc:
+            _interrupted()
+        except Exception as exc:  # the last line of defence
             if debug:
                 traceback.print_exc()
+            if _is_interrupt(exc):
+                _interrupted()
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             click.echo(f"error: unexpected {exc.__class__.__name__}: {first} "
                        "(run again with --debug for the traceback)", err=True)
             ctx.exit(1)
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    """The engine turns Ctrl-C into its own exceptions; recognise them."""
+    text = str(exc).lower()
+    return "interrupted" in text or ("rollback" in text and "transaction" in text)
+
+
+def _interrupted() -> None:
+    click.echo("interrupted: the step that was running was rolled back; steps that had "
+               "finished are kept (see 'supportlab quarantine' and the ingest log)", err=True)
+    sys.exit(130)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -131,8 +144,8 @@ def ingest(ctx: click.Context, table: str, files: tuple[str, ...], mapping: str 
       columns: {イベントID: event_id, 代理店ID: partner_id, 日時: ts, 種別: event_type}
       values: {event_type: {ログイン: login}}
     """
-    from supportlab.ingest import ingest as run_ingest
-    from supportlab.ingest import load_mapping
+    from supportlab.ingestion import ingest as run_ingest
+    from supportlab.ingestion import load_mapping
     from supportlab.schemas import table_spec
 
     table_spec(table)
@@ -438,7 +451,16 @@ _register_commands()
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``supportlab`` command."""
-    cli.main(args=argv, prog_name="supportlab", standalone_mode=True)
+    try:
+        cli.main(args=argv, prog_name="supportlab", standalone_mode=True)
+    except KeyboardInterrupt:  # before a command started, or while click unwinds
+        _interrupted()
+    except BrokenPipeError:  # `supportlab ... | head`: the reader left; not an error of ours
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -111,12 +111,16 @@ def init_workspace(directory: str | Path, *, timezone: str = "Asia/Tokyo", langu
             "a workspace already exists here", where=str(path),
             fix="use this workspace as it is, or choose another directory",
         )
-    for sub in ("data", "experiments/packages", "reports"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text(_TEMPLATE.format(database=database, timezone=timezone, language=language,
-                                    memory_limit=memory_limit), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        for sub in ("data", "experiments/packages", "reports"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".toml.tmp")
+        tmp.write_text(_TEMPLATE.format(database=database, timezone=timezone, language=language,
+                                        memory_limit=memory_limit), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise WorkspaceError(f"cannot create the workspace ({exc.strerror or exc})",
+                             where=str(root), fix="choose a directory you can write to") from None
     return cfg
 
 

@@ -85,6 +85,9 @@ def _read_yaml(path: str | Path) -> dict[str, Any]:
         loc = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"not valid YAML{loc} ({getattr(exc, 'problem', exc)})", where=str(p),
                           fix="check indentation and quoting") from None
+    except ValueError as exc:  # e.g. a date that does not exist: start: 2026-02-30
+        raise ConfigError(f"a value cannot be read ({exc})", where=str(p),
+                          fix="check the dates (YYYY-MM-DD, a real day) and numbers") from None
     if not isinstance(data, dict):
         raise ConfigError("the file must hold a YAML mapping", where=str(p),
                           fix="start with 'id: ...'")

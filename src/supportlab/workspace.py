@@ -182,7 +182,10 @@ class Workspace:
         try:
             yield self.con
         except BaseException:
-            self.con.execute("ROLLBACK")
+            try:
+                self.con.execute("ROLLBACK")
+            except duckdb.Error:  # already rolled back by the engine (e.g. an interrupt)
+                pass
             raise
         else:
             self.con.execute("COMMIT")
