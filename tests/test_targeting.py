@@ -90,10 +90,11 @@ def test_snapshots_keep_history_and_movement(world):
     save_snapshot(world, "2026-07-01", b)
     save_snapshot(world, "2026-07-01", b)  # same date again replaces, never duplicates
     n = world.query("SELECT as_of, count(*) AS n FROM score_snapshots GROUP BY 1 ORDER BY 1")
-    assert n.n.tolist() == [400, 400]
+    assert n.n.tolist() == [len(a), len(b)]  # partners who had joined by each date
     mv = score_movement(world, "2026-07-01")
-    pd.testing.assert_series_equal(mv.sort_index(), (b.support_score - a.support_score),
-                                   check_names=False, atol=1e-6)
+    expected = (b.support_score - a.support_score.reindex(b.index))
+    pd.testing.assert_series_equal(mv.sort_index(), expected.sort_index(), check_names=False,
+                                   atol=1e-6)
 
 
 def test_targets_follow_segment_rule_and_priority(world):
@@ -140,7 +141,9 @@ def test_targets_and_score_cli(world, tmp_path):
     csv = tmp_path / "score" / "support_score_2026-07-01.csv"
     assert csv.read_bytes().startswith(b"\xef\xbb\xbf")
     pq = pd.read_parquet(tmp_path / "score" / "support_score_2026-07-01.parquet")
-    assert len(pq) == 400 and {"name", "support_score", "login_recency_points"} <= set(pq.columns)
+    joined = world.query("SELECT count(*) AS n FROM partners WHERE joined_at <= '2026-07-01'")
+    assert len(pq) == joined.n[0]
+    assert {"name", "support_score", "login_recency_points"} <= set(pq.columns)
 
 
 @pytest.mark.spark
@@ -181,3 +184,47 @@ def test_named_segments_are_rule_features(world, tmp_path):
     f.write_text("segments:\n  bad name: {rank: C}\n", encoding="utf-8")
     with pytest.raises(sl.ConfigError, match="cannot be used in rules"):
         load_segments(f)
+
+
+def test_partners_not_yet_joined_are_left_out(world):
+    exp = load_experiment(EXP)
+    joined = world.query("SELECT partner_id, joined_at FROM partners")
+    late = set(joined.partner_id[pd.to_datetime(joined.joined_at) > pd.Timestamp("2026-07-01")])
+    assert late  # the simulated world has partners who join later
+    tl = select_targets(connect(world), exp)
+    assert not late & set(tl.frame.index)
+    sc = compute_score(connect(world), "2026-07-01")
+    assert not late & set(sc.index) and len(sc) == 400 - len(late)
+    m = sl.compute_metrics(connect(world), ["days_since_last_login"],
+                           [sl.window_asof("2026-07-01", "Asia/Tokyo")])
+    assert m.loc[sorted(late), "days_since_last_login"].isna().all()
+
+
+def test_no_one_eligible_says_which_condition_failed(world):
+    exp = dataclasses.replace(load_experiment(EXP), eligibility="rank == 'Ｂ' or logins_30d < 0")
+    tl = select_targets(connect(world), exp)
+    assert tl.n_eligible == 0
+    assert "rank == 'Ｂ': 0" in str(tl) and "logins_30d < 0: 0" in str(tl)
+
+
+def test_empty_workspace_is_a_clear_error(tmp_path):
+    sl.init_workspace(tmp_path)
+    with sl.Workspace.open(tmp_path) as w:
+        with pytest.raises(sl.DataValidationError, match="no partners"):
+            compute_score(connect(w), "2026-07-01")
+        with pytest.raises(sl.DataValidationError, match="no partners"):
+            select_targets(connect(w), load_experiment(EXP))
+
+
+def test_metrics_cli_with_package(world, tmp_path):
+    import shutil
+
+    shutil.copytree("experiments/packages", world.config.root / "experiments" / "packages",
+                    dirs_exist_ok=True)
+    r = CliRunner().invoke(cli, ["-C", str(world.config.root), "metrics", "--as-of", "2026-07-01",
+                                 "--package", "product-a-launch@2", "--metric", "completion_rate",
+                                 "--metric", "logins_30d", "--out", str(tmp_path / "m.csv")],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    m = pd.read_csv(tmp_path / "m.csv", encoding="utf-8-sig")
+    assert m.completion_rate.between(0, 1).all() and m.completion_rate.nunique() > 2

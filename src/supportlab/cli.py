@@ -308,23 +308,32 @@ def export(ctx: click.Context, directory: str, tables: tuple[str, ...]) -> None:
 @click.option("--as-of", "as_of", help="Date (YYYY-MM-DD): history before it (default: today).")
 @click.option("--metric", "names", multiple=True, help="Metric names (default: all built-ins).")
 @click.option("--lookback-days", default=365, show_default=True, type=click.IntRange(1))
+@click.option("--package", "package_ref",
+              help="Package (ID or ID@VERSION in experiments/packages) for completion_rate.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write .csv or .parquet.")
 @_ENGINE
 @click.pass_context
 def metrics(ctx: click.Context, as_of: str | None, names: tuple[str, ...], lookback_days: int,
-            out: str | None, engine_kind: str | None) -> None:
-    """Compute per-partner metrics as of a date, in the engine."""
+            package_ref: str | None, out: str | None, engine_kind: str | None) -> None:
+    """Compute per-partner metrics as of a date, in the engine.
+
+    completion_rate (支援消化率) and package_completion are computed for the package named
+    with --package.
+    """
     from supportlab.engine import connect
+    from supportlab.experiment import find_package
     from supportlab.metrics import compute_metrics, load_metrics, window_asof
 
     day = _date(as_of, "--as-of") or dt.date.today()
     with _open(ctx, read_only=True) as ws:
         catalogue = load_metrics(ws.config.experiments_path / "metrics.yaml")
+        package = (find_package(package_ref, ws.config.experiments_path / "packages")
+                   if package_ref else None)
         chosen = list(names) or [n for n, m in catalogue.items()
-                                 if m.kind != "package_completion"]
+                                 if m.kind != "package_completion" or package is not None]
         eng = connect(ws, engine_kind)
         df = compute_metrics(eng, chosen, [window_asof(day, ws.config.timezone, lookback_days)],
-                             catalogue=catalogue)
+                             catalogue=catalogue, package=package)
     _emit(df, out)
 
 
@@ -398,6 +407,11 @@ def score(ctx: click.Context, as_of: str | None, out_dir: str, no_snapshot: bool
     from supportlab.score import support_score as compute_score
 
     day = _date(as_of, "--as-of") or dt.date.today()
+    if day > dt.date.today():
+        from supportlab.errors import ConfigError
+
+        raise ConfigError(f"--as-of {day} is in the future: a score is a record of what "
+                          "partners did", fix="give today's date or an earlier one")
     with _open(ctx) as ws:
         sc = compute_score(connect(ws, engine_kind), day, score_config(ws))
         names = ws.query("SELECT partner_id, name FROM partners").set_index("partner_id")["name"]

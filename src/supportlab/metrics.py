@@ -274,9 +274,11 @@ def load_metrics(path: str | Path | None = None) -> dict[str, Metric]:
         raw = yaml.safe_load(p.read_text(encoding="utf-8-sig")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML ({exc})", where=str(p)) from None
-    if not isinstance(raw, Mapping) or not isinstance(raw.get("metrics", {}), Mapping):
+    if not isinstance(raw, Mapping) or (raw and "metrics" not in raw) \
+            or not isinstance(raw.get("metrics") or {}, Mapping):
         raise ConfigError("expected a mapping with a 'metrics' key", where=str(p),
-                          fix="start the file with 'metrics:'")
+                          fix="start the file with 'metrics:' and indent the definitions "
+                              "below it")
     for name, d in (raw.get("metrics") or {}).items():
         catalogue[str(name)] = metric_from_dict(str(name), d, str(p))
     for m in catalogue.values():
@@ -458,8 +460,9 @@ def compute_metrics(engine: Engine, metrics: Sequence[Metric | str],
         else:
             needed.setdefault(m.name, m)
     if any(m.kind == "package_completion" for m in needed.values()) and package is None:
-        raise ConfigError("package_completion needs a package",
-                          fix="compute it for an experiment (its package) or pass package=")
+        raise ConfigError("completion_rate / package_completion need a package",
+                          fix="name one: --package ID[@VERSION] on the command line, or "
+                              "package= in Python (an experiment's targets use its package)")
     base = engine.table("partners")
     base = base.select("partner_id", "joined_at")
     if partners is not None:
@@ -519,8 +522,9 @@ def _finish(m: Metric, w: Window, r: pd.DataFrame, joined: pd.Series,
         days = np.floor((end - last) / pd.Timedelta(days=1))
         if m.if_never == "joined":
             j = joined.dt.tz_localize(w.end.tz) if joined.dt.tz is None else joined
-            since = np.floor((w.end - j) / pd.Timedelta(days=1)).clip(lower=0)
-            days = days.fillna(since)
+            since = np.floor((w.end - j) / pd.Timedelta(days=1))
+            # a partner who joins after the window's end was not a partner yet: no value
+            days = days.fillna(since.where(since >= 0))
         elif m.if_never != "null":
             days = days.fillna(float(m.if_never))
         return days.astype("float64")

@@ -39,7 +39,7 @@ from typing import Any
 import pandas as pd
 
 from supportlab.engine import Engine
-from supportlab.errors import ConfigError
+from supportlab.errors import ConfigError, DataValidationError
 from supportlab.metrics import Metric, compute_metrics, window_asof
 
 COMPONENTS = ("login_recency", "completion", "downloads", "test_results", "material_use")
@@ -135,6 +135,13 @@ def support_score(engine: Engine, as_of: dt.date | str, config: ScoreConfig | No
     c = config or ScoreConfig()
     w = window_asof(as_of, tz or engine.timezone, c.lookback_days)
     raw = compute_metrics(engine, _metrics(c.lookback_days), [w])
+    if raw.empty:
+        raise DataValidationError("the workspace has no partners to score",
+                                  fix="load partners first (supportlab ingest partners FILE)")
+    # partners who had not joined by then are not scored (they were not partners yet)
+    joined = engine.execute(engine.table("partners").select("partner_id", "joined_at"))
+    late = joined.loc[pd.to_datetime(joined["joined_at"]) > pd.Timestamp(as_of), "partner_id"]
+    raw = raw.drop(index=[p for p in late if p in raw.index])
     comp = score_components(raw, c)
     total = sum(c.weights.values())
     out = raw.copy()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from supportlab.engine import Engine
-from supportlab.errors import ConfigError
+from supportlab.errors import ConfigError, DataValidationError
 from supportlab.experiment import Experiment, Package
 from supportlab.metrics import Metric, builtin_metrics, compute_metrics, window_asof
 from supportlab.rules import infer_feature_kinds, parse_rule
@@ -55,11 +55,17 @@ def partner_features(engine: Engine, as_of: dt.date | str, *,
         n for n, m in catalogue.items()
         if m.kind != "package_completion" or package is not None]
     attrs = partner_attributes(engine, as_of)
+    if attrs.empty:
+        raise DataValidationError("the workspace has no partners",
+                                  fix="load partners first (supportlab ingest partners FILE)")
+    # partners who join after the date were not partners yet: they have no features then
+    attrs = attrs[~(attrs["tenure_days"] < 0).fillna(False).astype(bool)]
     w = window_asof(as_of, engine.timezone, lookback_days)
     feats = compute_metrics(engine, names, [w], package=package, catalogue=catalogue)
     score = support_score(engine, as_of, score_config)
     cols = ["support_score", *(f"{k}_points" for k in COMPONENTS)]
     out = attrs.join(feats, how="left").join(score[cols], how="left")
+    out.index.name = "partner_id"
     return assign_segments(out, segments or {})
 
 
@@ -75,6 +81,7 @@ class TargetList:
     n_partners: int = 0
     n_in_segment: int = 0
     n_eligible: int = 0
+    condition_counts: tuple[tuple[str, int], ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         return self.frame.copy()
@@ -100,6 +107,9 @@ class TargetList:
                 f"{self.as_of}; rule: {self.rule or '(none)'}; priority: {self.priority}")
         if len(self.frame) < self.n_eligible:
             head += f"; keeping the first {len(self.frame):,}"
+        if self.n_eligible == 0 and self.condition_counts:
+            head += "\nno partner is eligible; partners in the segment meeting each condition: " \
+                + ", ".join(f"{c}: {n:,}" for c, n in self.condition_counts)
         return head
 
 
@@ -128,9 +138,12 @@ def select_targets(engine: Engine, experiment: Experiment, *, as_of: dt.date | s
     kinds = infer_feature_kinds(feats)
     rule = parse_rule(experiment.eligibility, kinds) if experiment.eligibility else None
     shown: list[str] = []
+    counts: tuple[tuple[str, int], ...] = ()
     if rule is not None:
         mask = rule.evaluate(pool).fillna(False).astype(bool)
         explain = rule.explain(pool)
+        atoms = [c for c in explain.columns if c not in rule.names and c != "selected"]
+        counts = tuple((a, int((explain[a] == True).sum())) for a in atoms)  # noqa: E712
         eligible = pool[mask].copy()
         shown = [n for n in sorted(rule.names) if n in feats.columns]
         eligible["why"] = _why(explain[mask.to_numpy()], rule)
@@ -160,7 +173,7 @@ def select_targets(engine: Engine, experiment: Experiment, *, as_of: dt.date | s
     frame = eligible[list(dict.fromkeys(c for c in keep if c in eligible.columns))]
     order = f"{priority} {'asc' if asc else 'desc'}"
     return TargetList(experiment.id, day, experiment.eligibility, order,
-                      frame, n_all, int(seg.sum()), n_eligible)
+                      frame, n_all, int(seg.sum()), n_eligible, counts)
 
 
 def _why(explain: pd.DataFrame, rule: object) -> list[str]:
@@ -175,7 +188,9 @@ def _why(explain: pd.DataFrame, rule: object) -> list[str]:
                 used = [n for n in names if n in atom]
                 vals = ", ".join(f"{n}={_fmt(row[n])}" for n in used[:3])
                 parts.append(f"{atom} ({vals})" if vals else atom)
-        out.append("; ".join(parts) if parts else "rule holds")
+        if not parts:  # e.g. "not video_completed": show the values that made it hold
+            parts = [", ".join(f"{n}={_fmt(row[n])}" for n in sorted(names))]
+        out.append("; ".join(parts))
     return out
 
 
