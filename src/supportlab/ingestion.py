@@ -965,13 +965,13 @@ def _ingest_file(ws: Workspace, spec: TableSpec, path: Path, mapping: ColumnMapp
                 "now() FROM _quarantined n WHERE NOT EXISTS (SELECT 1 FROM quarantine o "
                 "WHERE o.table_name = ? AND CAST(o.record AS VARCHAR) = n.record) "
                 "ORDER BY source_row",
-                [batch, spec.name, str(path), spec.name]).fetchall()
+                [batch, spec.name, str(path.resolve()), spec.name]).fetchall()
         finally:
             con.unregister("_quarantined")
     reasons = pd.Series([r for _, r, _ in quarantined], dtype=object).value_counts()
     reasons = sorted(reasons.items(), key=lambda x: (-x[1], x[0]))[:8]
     con.execute("INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
-                [batch, spec.name, str(path), _fingerprint(path), n_read, loaded,
+                [batch, spec.name, str(path.resolve()), _fingerprint(path), n_read, loaded,
                  n_quarantine, dup])
     return FileSummary(str(path), src.encoding, int(n_read), int(loaded), int(n_quarantine),
                        int(dup), tuple((r, int(n)) for r, n in reasons), tuple(notes))
