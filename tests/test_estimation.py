@@ -682,3 +682,10 @@ def test_duplicate_index_labels_and_other_arm_dtypes():
         "False"
     cat = pd.Categorical(np.where(df["arm"] == 1, "treatment", "control"))
     assert analyze(df.assign(arm=cat), arm="arm", outcome="y").n_control == 100
+
+
+def test_arm_label_written_two_ways_is_not_guessed():
+    df = pd.DataFrame({"arm": ["0"] * 20 + ["1"] * 20 + ["1.0"] * 5, "y": np.arange(45.0)})
+    with pytest.raises(DataValidationError, match=r"matches several values of 'arm'"):
+        analyze(df, arm="arm", outcome="y", control="0", treatment="1.00")
+    assert analyze(df, arm="arm", outcome="y", control="0", treatment="1").n_treatment == 20

@@ -427,6 +427,14 @@ def _resolve_arms(s: pd.Series, arm: str, control: Any, treatment: Any,
             raise DataValidationError(
                 f"{role} arm {label!r} not found in column '{arm}'", where=where,
                 fix=f"use one of its values: {', '.join(map(repr, values[:10]))}")
+        if len(hits) > 1:  # e.g. "1" and "1.0": take the exact spelling, or refuse to guess
+            exact = [i for i in hits if str(values[i]) == str(label)]
+            if len(exact) != 1:
+                raise DataValidationError(
+                    f"{role} arm {label!r} matches several values of '{arm}' "
+                    f"({', '.join(repr(values[i]) for i in hits)})", where=where,
+                    fix="clean the arm column so each arm is written one way")
+            hits = exact
         return hits[0]
 
     if control is None and treatment is None:
