@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 
@@ -20,7 +20,25 @@ from supportlab.errors import SupportlabError
 
 
 class _Group(click.Group):
-    """A click group that turns supportlab errors into one-paragraph messages."""
+    """A click group that turns supportlab errors into one-paragraph messages.
+
+    Heavy commands are imported on first use, so `supportlab --help` starts fast.
+    """
+
+    lazy: ClassVar[dict[str, tuple[str, str]]] = {
+        "analyze": ("supportlab.analyze_cli", "analyze"),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            import importlib
+
+            module, attr = self.lazy[name]
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         debug = bool(ctx.params.get("debug")) or "--debug" in sys.argv
@@ -452,15 +470,6 @@ def demo(ctx: click.Context, n_partners: int, seed: int) -> None:
         click.echo("validated: all schema, key and reference checks passed")
         click.echo(ws.summary_text())
     click.echo(f"workspace database: {ws.config.database_path}")
-
-
-def _register_commands() -> None:
-    from supportlab.analyze_cli import analyze as analyze_command
-
-    cli.add_command(analyze_command)
-
-
-_register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:
