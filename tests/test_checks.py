@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pandas as pd
@@ -65,9 +66,27 @@ def _estimate(rel: float, rel_se: float, df: float = float("inf")):
 def test_guardrail_statuses(rel, status):
     g = guardrail_check(_estimate(rel, 0.03), margin=0.10)
     assert g.status == status
-    z = (rel + 0.10) / 0.03
+    # relative margins are tested on the log scale of the ratio m_t/m_c
+    log_se = 0.03 / (1 + rel)
+    z = (math.log1p(rel) - math.log1p(-0.10)) / log_se
     assert g.p_value == pytest.approx(stats.norm.sf(z))
-    assert g.lower == pytest.approx(rel - stats.norm.isf(0.05) * 0.03)
+    assert g.lower == pytest.approx(math.expm1(math.log1p(rel) - stats.norm.isf(0.05) * log_se))
+
+
+def test_relative_guardrail_holds_alpha_in_both_directions():
+    """The true change sits exactly at the margin: 'ok' must be rare either way."""
+    rng = np.random.default_rng(5)
+    runs, ok_rise, ok_drop = 1500, 0, 0
+    for _ in range(runs):
+        arm = rng.permutation(np.repeat([0, 1], 300))
+        base = rng.gamma(2.0, 1.0, 600)
+        rise = analyze(pd.DataFrame({"arm": arm, "y": base * np.where(arm == 1, 1.1, 1.0)}),
+                       arm="arm", outcome="y", method="welch")
+        drop = analyze(pd.DataFrame({"arm": arm, "y": base * np.where(arm == 1, 0.9, 1.0)}),
+                       arm="arm", outcome="y", method="welch")
+        ok_rise += guardrail_check(rise, margin=0.10, better="lower").status == "ok"
+        ok_drop += guardrail_check(drop, margin=0.10, better="higher").status == "ok"
+    assert ok_rise / runs < 0.07 and ok_drop / runs < 0.07  # α = 5%, MC error ≈ 0.6 points
 
 
 def test_guardrail_lower_is_better_and_absolute_margin():

@@ -688,3 +688,15 @@ def test_arm_label_written_two_ways_is_not_guessed():
     with pytest.raises(DataValidationError, match=r"matches several values of 'arm'"):
         analyze(df, arm="arm", outcome="y", control="0", treatment="1.00")
     assert analyze(df, arm="arm", outcome="y", control="0", treatment="1").n_treatment == 20
+
+
+def test_complier_two_ray_anderson_rubin_set_is_named():
+    rng = np.random.default_rng(0)
+    z = np.repeat([0, 1], 150)
+    opened = np.zeros(300, dtype=int)
+    opened[150:153] = 1  # a very weak first stage
+    y = rng.normal(0, 1, 300) + 0.5 * z  # a clear ITT
+    r = complier_effect(pd.DataFrame({"arm": z, "y": y, "opened": opened}), arm="arm",
+                        outcome="y", uptake="opened")
+    assert r.p_value < 0.05 and np.isinf(r.ci_lower) and np.isinf(r.ci_upper)
+    assert any("two rays" in n and "exclude 0" in n for n in r.notes)

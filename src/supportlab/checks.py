@@ -296,16 +296,28 @@ def guardrail_check(estimate: Estimate, *, margin: float, relative: bool = True,
     eff, se = ((estimate.rel_effect, estimate.rel_se) if relative
                else (estimate.effect, estimate.se))
     df = estimate.df
-    if not (math.isfinite(eff) and se > 0):
+    sign = 1 if better == "higher" else -1
+    if relative and margin >= 1 and better == "higher":
+        raise ConfigError(f"margin == {margin!r}: a drop of 100% or more is no guardrail",
+                          where="guardrail_check", fix="give a relative margin below 1")
+    if not (math.isfinite(eff) and se > 0) or (relative and not 1 + eff > 0):
         return GuardrailCheck(metric=metric or estimate.outcome, margin=float(margin),
                               relative=relative, better=better, alpha=alpha, effect=eff,
                               lower=math.nan, upper=math.nan, p_value=math.nan,
                               status="inconclusive")
     c = _crit(2 * alpha, df)
-    lo, hi = eff - c * se, eff + c * se
-    sign = 1 if better == "higher" else -1
-    # distance from the non-inferiority boundary, on the good side
-    stat = (sign * eff + margin) / se
+    if relative:
+        # the ratio m_t/m_c is skewed to the right: its symmetric interval misplaces the upper
+        # bound (a "may not rise by 10%" guardrail passed 8% of the time at the margin). Test
+        # on the log scale, where the ratio is near-symmetric, and map the bounds back.
+        log_r, log_se = math.log1p(eff), se / (1 + eff)
+        lo, hi = math.expm1(log_r - c * log_se), math.expm1(log_r + c * log_se)
+        bound = math.log1p(-margin) if better == "higher" else math.log1p(margin)
+        stat = sign * (log_r - bound) / log_se
+    else:
+        lo, hi = eff - c * se, eff + c * se
+        # distance from the non-inferiority boundary, on the good side
+        stat = (sign * eff + margin) / se
     logp = stats.norm.logsf(stat) if not math.isfinite(df) else stats.t.logsf(stat, df)
     p = float(max(min(math.exp(logp), 1.0), _TINY))
     harmful_bound = lo if better == "higher" else hi

@@ -1551,6 +1551,15 @@ def complier_effect(df: pd.DataFrame, *, arm: str, outcome: str, uptake: str,
     if qa > 0 and disc >= 0:
         r1, r2 = sorted(((-qb - math.sqrt(disc)) / (2 * qa), (-qb + math.sqrt(disc)) / (2 * qa)))
         ar = (r1, r2)
+    elif qa < 0 and disc > 0:
+        # two rays (−∞, r1] ∪ [r2, ∞): an interval cannot hold it, so the whole line is
+        # reported, and the rays are named so that nothing is hidden
+        r1, r2 = sorted(((-qb - math.sqrt(disc)) / (2 * qa), (-qb + math.sqrt(disc)) / (2 * qa)))
+        ar = (-math.inf, math.inf)
+        notes.append(f"the Anderson–Rubin set is two rays, (−∞, {_fmt(r1)}] ∪ [{_fmt(r2)}, ∞)"
+                     + (", which exclude 0" if r1 < 0 < r2 else "")
+                     + ": the first stage is too weak to bound the complier effect; the "
+                       "interval shown is the whole line")
     else:
         ar = (-math.inf, math.inf)
         notes.append("the Anderson–Rubin set is unbounded: the first stage is too weak at this "
