@@ -44,7 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_estimation.py
 
 validate: $(STAMP)
-	$(BIN)/python validation/validate_estimators.py --sims 4000
+	$(BIN)/python validation/validate_estimators.py --sims 4000 --bootstrap-variants --extended
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
