@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -61,3 +62,14 @@ def assert_unchanged(before: dict[str, pd.DataFrame], w: sl.Workspace) -> None:
     assert set(before) == set(after)
     for t in before:
         pd.testing.assert_frame_equal(before[t], after[t], check_dtype=False, obj=t)
+
+
+def simulated_workspace(root: Path, n_partners: int, seed: int) -> sl.Workspace:
+    """A new workspace at ``root`` holding a simulated PRM world (the caller closes it)."""
+    from supportlab.simulate import SimulationConfig, simulate_world
+    from supportlab.workspace import write_simulation
+
+    sl.init_workspace(root)
+    ws = sl.Workspace.open(root)
+    write_simulation(ws, simulate_world(SimulationConfig(n_partners=n_partners, seed=seed)))
+    return ws

@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 import supportlab as sl
+from helpers import simulated_workspace
 from supportlab.engine import connect
-from supportlab.simulate import EffectModel, PackageStep, SimulationConfig, simulate_delivery, simulate_world
+from supportlab.simulate import EffectModel, PackageStep, simulate_delivery
 from supportlab.workspace import write_simulation
 
 EXP = "experiments/product-a-launch-2026q3.yaml"
@@ -23,10 +24,7 @@ EXP = "experiments/product-a-launch-2026q3.yaml"
 
 @pytest.fixture(scope="module")
 def delivered(tmp_path_factory):
-    root = tmp_path_factory.mktemp("loop")
-    sl.init_workspace(root)
-    ws = sl.Workspace.open(root)
-    write_simulation(ws, simulate_world(SimulationConfig(n_partners=2000, seed=31)))
+    ws = simulated_workspace(tmp_path_factory.mktemp("loop"), n_partners=2000, seed=31)
     exp = sl.load_experiment(EXP)
     exp = dataclasses.replace(exp, eligibility="completion_rate < 1")  # most of the segment
     targets = sl.select_targets(connect(ws), exp)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import supportlab as sl
-from helpers import require
+from helpers import require, simulated_workspace
 from supportlab.engine import connect, connect_parquet, connect_spark
 from supportlab.experiment import Package
 from supportlab.metrics import (
@@ -21,8 +21,6 @@ from supportlab.metrics import (
     load_metrics,
     window_asof,
 )
-from supportlab.simulate import SimulationConfig, simulate_world
-from supportlab.workspace import write_simulation
 
 TZ = "Asia/Tokyo"
 PKG = Package.from_dict({"id": "p", "version": 1, "steps": [
@@ -149,11 +147,8 @@ def test_metric_yaml_errors(tmp_path):
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("world")
-    sl.init_workspace(root)
-    ws = sl.Workspace.open(root)
-    write_simulation(ws, simulate_world(SimulationConfig(n_partners=300, seed=7)))
-    ws.export_parquet(root / "parquet")
+    ws = simulated_workspace(tmp_path_factory.mktemp("world"), n_partners=300, seed=7)
+    ws.export_parquet(ws.config.root / "parquet")
     yield ws
     ws.close()
 

@@ -9,25 +9,21 @@ import pytest
 from click.testing import CliRunner
 
 import supportlab as sl
+from helpers import simulated_workspace
 from supportlab.cli import cli
 from supportlab.engine import connect
 from supportlab.experiment import load_experiment
 from supportlab.score import ScoreConfig, save_snapshot, score_components, score_movement
 from supportlab.score import support_score as compute_score
 from supportlab.segments import in_segment, partner_attributes, tenure_band
-from supportlab.simulate import SimulationConfig, simulate_world
 from supportlab.targeting import partner_features, select_targets
-from supportlab.workspace import write_simulation
 
 EXP = "experiments/product-a-launch-2026q3.yaml"
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("world")
-    sl.init_workspace(root)
-    ws = sl.Workspace.open(root)
-    write_simulation(ws, simulate_world(SimulationConfig(n_partners=400, seed=11)))
+    ws = simulated_workspace(tmp_path_factory.mktemp("world"), n_partners=400, seed=11)
     yield ws
     ws.close()
 

@@ -565,18 +565,27 @@ def _build_world(config: SimulationConfig) -> tuple[_World, dict[str, pa.Table]]
 # -- events and deals, one block of partners at a time ----------------------------------------
 
 
-def _block_events(w: _World, lo: int, hi: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    cal = w.cal
-    months = cal.n_periods
-    a0, a1 = w.active_start[lo:hi, None], w.active_end[lo:hi, None]
+def _draw_in_periods(cal: _Calendar, cum: np.ndarray, a0: np.ndarray, a1: np.ndarray | int, rate: np.ndarray, lo: int,
+                     hi: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Poisson counts per partner and calendar period (intensity ``rate`` × the period's share
+    of the cumulative seasonal weight ``cum`` inside each partner's active span ``[a0, a1)``),
+    then a day for each occurrence. Returns (partner index, day) per occurrence."""
     plo = np.clip(cal.period_start[None, :-1], a0, a1)
     phi = np.clip(cal.period_start[None, 1:], a0, a1)
-    lam = w.session_rate[lo:hi, None] * w.act_mult[lo:hi] * (cal.act_cum[phi] - cal.act_cum[plo])
-    counts = rng.poisson(lam).ravel()
-    ns = int(counts.sum())
-    partner = np.repeat(np.repeat(np.arange(lo, hi), months), counts)
-    day = _sample_days(cal.act_cum, np.repeat(plo.ravel(), counts),
-                       np.repeat(phi.ravel(), counts), rng.random(ns))
+    counts = rng.poisson(rate * (cum[phi] - cum[plo])).ravel()
+    n = int(counts.sum())
+    partner = np.repeat(np.repeat(np.arange(lo, hi), cal.n_periods), counts)
+    day = _sample_days(cum, np.repeat(plo.ravel(), counts), np.repeat(phi.ravel(), counts),
+                       rng.random(n))
+    return partner, day
+
+
+def _block_events(w: _World, lo: int, hi: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    cal = w.cal
+    a0, a1 = w.active_start[lo:hi, None], w.active_end[lo:hi, None]
+    partner, day = _draw_in_periods(cal, cal.act_cum, a0, a1,
+                                    w.session_rate[lo:hi, None] * w.act_mult[lo:hi], lo, hi, rng)
+    ns = len(partner)
     sec = _time_of_day(rng, ns)
     user = (w.n_users[partner] * rng.random(ns) ** 1.8).astype(np.int64)
     n_act = rng.poisson(w.actions_per_session[partner])
@@ -645,17 +654,11 @@ def _deal_attributes(rng: np.random.Generator, reg_ts: np.ndarray, as_of: int,
 
 def _block_deals(w: _World, lo: int, hi: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     cal, days = w.cal, w.cal.days
-    months = cal.n_periods
     a0 = w.active_start[lo:hi, None]
-    plo = np.clip(cal.period_start[None, :-1], a0, days)
-    phi = np.clip(cal.period_start[None, 1:], a0, days)
-    lam = (w.capacity[lo:hi, None] / 30.0 * w.deal_mult[lo:hi]
-           * (cal.deal_cum[phi] - cal.deal_cum[plo]))
-    counts = rng.poisson(lam).ravel()
-    nd = int(counts.sum())
-    partner = np.repeat(np.repeat(np.arange(lo, hi), months), counts)
-    day = _sample_days(cal.deal_cum, np.repeat(plo.ravel(), counts),
-                       np.repeat(phi.ravel(), counts), rng.random(nd))
+    partner, day = _draw_in_periods(cal, cal.deal_cum, a0, days,
+                                    w.capacity[lo:hi, None] / 30.0 * w.deal_mult[lo:hi], lo, hi,
+                                    rng)
+    nd = len(partner)
     sec = _time_of_day(rng, nd)
     u_keep, u_product = rng.random(nd), rng.random(nd)
     slot = (w.n_products[partner] * u_product**1.6).astype(np.int64)
