@@ -565,8 +565,9 @@ def _build_world(config: SimulationConfig) -> tuple[_World, dict[str, pa.Table]]
 # -- events and deals, one block of partners at a time ----------------------------------------
 
 
-def _draw_in_periods(cal: _Calendar, cum: np.ndarray, a0: np.ndarray, a1: np.ndarray | int, rate: np.ndarray, lo: int,
-                     hi: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _draw_in_periods(cal: _Calendar, cum: np.ndarray, a0: np.ndarray, a1: np.ndarray | int,
+                     rate: np.ndarray, lo: int, hi: int,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Poisson counts per partner and calendar period (intensity ``rate`` × the period's share
     of the cumulative seasonal weight ``cum`` inside each partner's active span ``[a0, a1)``),
     then a day for each occurrence. Returns (partner index, day) per occurrence."""
