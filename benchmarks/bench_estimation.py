@@ -25,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from supportlab.estimation import analyze, complier_effect, segment_effects
+from supportlab.stats.estimation import analyze, complier_effect, segment_effects
 
 
 def experiment(n: int, seed: int = 1) -> pd.DataFrame:

@@ -33,8 +33,8 @@ START = "2026-07-01"
 SETUP = """
 import sys
 import supportlab as sl
-from supportlab.simulate import SimulationConfig, simulate_world
-from supportlab.workspace import write_simulation
+from supportlab.sim.simulate import SimulationConfig, simulate_world
+from supportlab.data.workspace import write_simulation
 root, n_events, n_partners = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 sl.init_workspace(root)
 cfg = SimulationConfig(n_partners=n_partners, events_per_partner_per_day=n_events / n_partners / 365)
@@ -49,7 +49,7 @@ import pandas as pd
 root, mode, out = sys.argv[1], sys.argv[2], sys.argv[3]
 START = pd.Timestamp("%(start)s", tz="Asia/Tokyo")
 PRE0, POST1 = START - pd.Timedelta(days=90), START + pd.Timedelta(days=90)
-from supportlab.experiment import load_experiment
+from supportlab.config.experiment import load_experiment
 PKG = load_experiment("experiments/product-a-launch-2026q3.yaml").package
 def done(t0, df):
     df = df.sort_index()
@@ -60,8 +60,8 @@ def done(t0, df):
 
 SUPPORTLAB = COMMON + """
 import supportlab as sl
-from supportlab.engine import connect, connect_parquet, connect_spark
-from supportlab.metrics import Window, compute_metrics
+from supportlab.data.engine import connect, connect_parquet, connect_spark
+from supportlab.features.metrics import Window, compute_metrics
 METRICS = %(metrics)r
 kind = mode.split("-")[1]
 ws = sl.Workspace.open(root, read_only=True)

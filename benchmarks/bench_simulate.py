@@ -16,7 +16,7 @@ import tempfile
 
 CODE = """
 import json, resource, sys, time
-from supportlab.simulate import SimulationConfig, simulate_world
+from supportlab.sim.simulate import SimulationConfig, simulate_world
 n_events, n_partners, mode, root = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 cfg = SimulationConfig(n_partners=n_partners, events_per_partner_per_day=n_events / n_partners / 365)
 t = time.perf_counter()
@@ -26,7 +26,7 @@ if mode == "generate":
         counts[name] = counts.get(name, 0) + tbl.num_rows
 else:
     import supportlab as sl
-    from supportlab.workspace import write_simulation
+    from supportlab.data.workspace import write_simulation
     sl.init_workspace(root)
     with sl.Workspace.open(root) as ws:
         counts = write_simulation(ws, simulate_world(cfg))

@@ -66,8 +66,8 @@ def assert_unchanged(before: dict[str, pd.DataFrame], w: sl.Workspace) -> None:
 
 def simulated_workspace(root: Path, n_partners: int, seed: int) -> sl.Workspace:
     """A new workspace at ``root`` holding a simulated PRM world (the caller closes it)."""
-    from supportlab.simulate import SimulationConfig, simulate_world
-    from supportlab.workspace import write_simulation
+    from supportlab.data.workspace import write_simulation
+    from supportlab.sim.simulate import SimulationConfig, simulate_world
 
     sl.init_workspace(root)
     ws = sl.Workspace.open(root)

@@ -15,9 +15,9 @@ import pytest
 
 import supportlab as sl
 from helpers import simulated_workspace
-from supportlab.engine import connect
-from supportlab.simulate import EffectModel, PackageStep, simulate_delivery
-from supportlab.workspace import write_simulation
+from supportlab.data.engine import connect
+from supportlab.data.workspace import write_simulation
+from supportlab.sim.simulate import EffectModel, PackageStep, simulate_delivery
 
 EXP = "experiments/product-a-launch-2026q3.yaml"
 

@@ -1,6 +1,6 @@
 """Simulation check of supportlab's estimators: false-positive rate, coverage, repeated looks.
 
-Runs the library's own code (``supportlab.analyze``, ``supportlab.sequential``) on simulated
+Runs the library's own code (``supportlab.analyze``, ``supportlab.stats.sequential``) on simulated
 partner experiments and reports, per method:
 
 * the false-positive rate at α = 0.05 over A/A experiments (no effect),
@@ -50,11 +50,11 @@ import pandas as pd
 from scipy import stats
 
 import supportlab
-from supportlab.checks import guardrail_check
 from supportlab.errors import DataValidationError
-from supportlab.estimation import analyze, complier_effect, ratio_effect, segment_effects
-from supportlab.power import mde
-from supportlab.sequential import confidence_sequence
+from supportlab.stats.checks import guardrail_check
+from supportlab.stats.estimation import analyze, complier_effect, ratio_effect, segment_effects
+from supportlab.stats.power import mde
+from supportlab.stats.sequential import confidence_sequence
 
 N = 300
 ALPHA = 0.05

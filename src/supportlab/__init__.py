@@ -1,17 +1,17 @@
 """supportlab: randomized experiments for partner enablement.
 
-Import as ``import supportlab as sl``. The pieces:
+Import as ``import supportlab as sl``; every public name is here. The package is laid out by the
+stages of the loop (``docs/architecture.md``):
 
-* :mod:`supportlab.schemas` — the data model (pandera models) and validation reports;
-* :mod:`supportlab.workspace`, :mod:`supportlab.ingestion` — the DuckDB workspace and loading exports;
-* :mod:`supportlab.simulate` — a seeded, believable PRM world with ground truth;
-* :mod:`supportlab.engine`, :mod:`supportlab.metrics` — per-partner metrics on DuckDB, Parquet or Spark;
-* :mod:`supportlab.segments`, :mod:`supportlab.rules`, :mod:`supportlab.targeting`,
-  :mod:`supportlab.score` — segments, the safe rule language, target lists, the support score;
-* :mod:`supportlab.experiment` — support packages and experiments from YAML;
-* :mod:`supportlab.estimation`, :mod:`supportlab.checks`, :mod:`supportlab.power`,
-  :mod:`supportlab.sequential`, :mod:`supportlab.decision` — honest uplift estimates, design
-  checks, power and minimum detectable effects, always-valid looks, and the promote/revise call.
+* :mod:`supportlab.config` — files a user edits: ``supportlab.toml``, packages, experiments;
+* :mod:`supportlab.data` — schemas, the DuckDB workspace, engines (DuckDB, Parquet, Spark), ingest;
+* :mod:`supportlab.sim` — a seeded, believable PRM world with ground truth;
+* :mod:`supportlab.features` — metrics, segments, the rule language, target lists, support score;
+* :mod:`supportlab.design` — plans, randomization and delivery;
+* :mod:`supportlab.stats` — estimators, checks, power, sequential looks, the decision;
+* :mod:`supportlab.report` — notebooks and reports;
+* :mod:`supportlab.cli` — the ``supportlab`` command;
+* base modules: :mod:`supportlab.errors`, :mod:`supportlab.vocab`, :mod:`supportlab.results`.
 """
 
 from __future__ import annotations
@@ -24,70 +24,70 @@ __version__ = "0.1.0"
 # Names are imported on first use, so that `supportlab --help` and small scripts start fast;
 # `from supportlab import analyze` and `sl.analyze` work as usual.
 _EXPORTS: dict[str, str] = {
-    "BalanceCheck": "supportlab.checks",
-    "ColumnMapping": "supportlab.ingestion",
-    "ComplierEstimate": "supportlab.estimation",
+    "BalanceCheck": "supportlab.stats.checks",
+    "ColumnMapping": "supportlab.data.ingestion",
+    "ComplierEstimate": "supportlab.stats.estimation",
     "ConfigError": "supportlab.errors",
     "DataValidationError": "supportlab.errors",
-    "Decision": "supportlab.decision",
-    "Engine": "supportlab.engine",
-    "Estimate": "supportlab.estimation",
-    "Experiment": "supportlab.experiment",
-    "GuardrailCheck": "supportlab.checks",
-    "IngestSummary": "supportlab.ingestion",
+    "Decision": "supportlab.stats.decision",
+    "Engine": "supportlab.data.engine",
+    "Estimate": "supportlab.stats.estimation",
+    "Experiment": "supportlab.config.experiment",
+    "GuardrailCheck": "supportlab.stats.checks",
+    "IngestSummary": "supportlab.data.ingestion",
     "InputFileError": "supportlab.errors",
-    "METHODS": "supportlab.estimation",
-    "Metric": "supportlab.metrics",
-    "Package": "supportlab.experiment",
-    "Rule": "supportlab.rules",
-    "RuleError": "supportlab.rules",
-    "SRMCheck": "supportlab.checks",
-    "ScoreConfig": "supportlab.score",
-    "SegmentEffects": "supportlab.estimation",
+    "METHODS": "supportlab.stats.estimation",
+    "Metric": "supportlab.features.metrics",
+    "Package": "supportlab.config.experiment",
+    "Rule": "supportlab.features.rules",
+    "RuleError": "supportlab.features.rules",
+    "SRMCheck": "supportlab.stats.checks",
+    "ScoreConfig": "supportlab.features.score",
+    "SegmentEffects": "supportlab.stats.estimation",
     "SupportlabError": "supportlab.errors",
-    "TABLES": "supportlab.schemas",
-    "TargetList": "supportlab.targeting",
-    "ValidationReport": "supportlab.schemas",
-    "Window": "supportlab.metrics",
-    "Workspace": "supportlab.workspace",
-    "WorkspaceConfig": "supportlab.config",
+    "TABLES": "supportlab.data.schemas",
+    "TargetList": "supportlab.features.targeting",
+    "ValidationReport": "supportlab.data.schemas",
+    "Window": "supportlab.features.metrics",
+    "Workspace": "supportlab.data.workspace",
+    "WorkspaceConfig": "supportlab.config.workspace",
     "WorkspaceError": "supportlab.errors",
-    "analyze": "supportlab.estimation",
-    "balance_check": "supportlab.checks",
-    "builtin_metrics": "supportlab.metrics",
-    "complier_effect": "supportlab.estimation",
-    "compute_metrics": "supportlab.metrics",
-    "confidence_sequence": "supportlab.sequential",
-    "connect": "supportlab.engine",
-    "decide": "supportlab.decision",
-    "effect_by_consumption": "supportlab.decision",
-    "experiment_windows": "supportlab.metrics",
-    "guardrail_check": "supportlab.checks",
-    "in_segment": "supportlab.segments",
-    "infer_feature_kinds": "supportlab.rules",
-    "ingest": "supportlab.ingestion",
-    "init_workspace": "supportlab.config",
-    "load_config": "supportlab.config",
-    "load_experiment": "supportlab.experiment",
-    "load_mapping": "supportlab.ingestion",
-    "load_metrics": "supportlab.metrics",
-    "load_package": "supportlab.experiment",
-    "mde": "supportlab.power",
-    "parse_rule": "supportlab.rules",
-    "partner_attributes": "supportlab.segments",
-    "partner_features": "supportlab.targeting",
-    "power_at": "supportlab.power",
-    "ratio_effect": "supportlab.estimation",
-    "sample_size": "supportlab.power",
-    "segment_effects": "supportlab.estimation",
-    "select_targets": "supportlab.targeting",
-    "sequential_looks": "supportlab.sequential",
-    "srm_check": "supportlab.checks",
-    "step_funnel": "supportlab.decision",
-    "support_score": "supportlab.score",
-    "uplift_ranking": "supportlab.estimation",
-    "validate_frame": "supportlab.schemas",
-    "window_asof": "supportlab.metrics",
+    "analyze": "supportlab.stats.estimation",
+    "balance_check": "supportlab.stats.checks",
+    "builtin_metrics": "supportlab.features.metrics",
+    "complier_effect": "supportlab.stats.estimation",
+    "compute_metrics": "supportlab.features.metrics",
+    "confidence_sequence": "supportlab.stats.sequential",
+    "connect": "supportlab.data.engine",
+    "decide": "supportlab.stats.decision",
+    "effect_by_consumption": "supportlab.stats.decision",
+    "experiment_windows": "supportlab.features.metrics",
+    "guardrail_check": "supportlab.stats.checks",
+    "in_segment": "supportlab.features.segments",
+    "infer_feature_kinds": "supportlab.features.rules",
+    "ingest": "supportlab.data.ingestion",
+    "init_workspace": "supportlab.config.workspace",
+    "load_config": "supportlab.config.workspace",
+    "load_experiment": "supportlab.config.experiment",
+    "load_mapping": "supportlab.data.ingestion",
+    "load_metrics": "supportlab.features.metrics",
+    "load_package": "supportlab.config.experiment",
+    "mde": "supportlab.stats.power",
+    "parse_rule": "supportlab.features.rules",
+    "partner_attributes": "supportlab.features.segments",
+    "partner_features": "supportlab.features.targeting",
+    "power_at": "supportlab.stats.power",
+    "ratio_effect": "supportlab.stats.estimation",
+    "sample_size": "supportlab.stats.power",
+    "segment_effects": "supportlab.stats.estimation",
+    "select_targets": "supportlab.features.targeting",
+    "sequential_looks": "supportlab.stats.sequential",
+    "srm_check": "supportlab.stats.checks",
+    "step_funnel": "supportlab.stats.decision",
+    "support_score": "supportlab.features.score",
+    "uplift_ranking": "supportlab.stats.estimation",
+    "validate_frame": "supportlab.data.schemas",
+    "window_asof": "supportlab.features.metrics",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -108,17 +108,12 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from supportlab.checks import (  # noqa: F401
-        BalanceCheck,
-        GuardrailCheck,
-        SRMCheck,
-        balance_check,
-        guardrail_check,
-        srm_check,
-    )
-    from supportlab.config import WorkspaceConfig, init_workspace, load_config  # noqa: F401
-    from supportlab.decision import Decision, decide, effect_by_consumption, step_funnel  # noqa: F401
-    from supportlab.engine import Engine, connect  # noqa: F401
+    from supportlab.config.experiment import Experiment, Package, load_experiment, load_package  # noqa: F401
+    from supportlab.config.workspace import WorkspaceConfig, init_workspace, load_config  # noqa: F401
+    from supportlab.data.engine import Engine, connect  # noqa: F401
+    from supportlab.data.ingestion import ColumnMapping, IngestSummary, ingest, load_mapping  # noqa: F401
+    from supportlab.data.schemas import TABLES, ValidationReport, validate_frame  # noqa: F401
+    from supportlab.data.workspace import Workspace  # noqa: F401
     from supportlab.errors import (  # noqa: F401
         ConfigError,
         DataValidationError,
@@ -126,7 +121,29 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         SupportlabError,
         WorkspaceError,
     )
-    from supportlab.estimation import (  # noqa: F401
+    from supportlab.features.metrics import (  # noqa: F401
+        Metric,
+        Window,
+        builtin_metrics,
+        compute_metrics,
+        experiment_windows,
+        load_metrics,
+        window_asof,
+    )
+    from supportlab.features.rules import Rule, RuleError, infer_feature_kinds, parse_rule  # noqa: F401
+    from supportlab.features.score import ScoreConfig, support_score  # noqa: F401
+    from supportlab.features.segments import in_segment, partner_attributes  # noqa: F401
+    from supportlab.features.targeting import TargetList, partner_features, select_targets  # noqa: F401
+    from supportlab.stats.checks import (  # noqa: F401
+        BalanceCheck,
+        GuardrailCheck,
+        SRMCheck,
+        balance_check,
+        guardrail_check,
+        srm_check,
+    )
+    from supportlab.stats.decision import Decision, decide, effect_by_consumption, step_funnel  # noqa: F401
+    from supportlab.stats.estimation import (  # noqa: F401
         METHODS,
         ComplierEstimate,
         Estimate,
@@ -137,22 +154,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         segment_effects,
         uplift_ranking,
     )
-    from supportlab.experiment import Experiment, Package, load_experiment, load_package  # noqa: F401
-    from supportlab.ingestion import ColumnMapping, IngestSummary, ingest, load_mapping  # noqa: F401
-    from supportlab.metrics import (  # noqa: F401
-        Metric,
-        Window,
-        builtin_metrics,
-        compute_metrics,
-        experiment_windows,
-        load_metrics,
-        window_asof,
-    )
-    from supportlab.power import mde, power_at, sample_size  # noqa: F401
-    from supportlab.rules import Rule, RuleError, infer_feature_kinds, parse_rule  # noqa: F401
-    from supportlab.schemas import TABLES, ValidationReport, validate_frame  # noqa: F401
-    from supportlab.score import ScoreConfig, support_score  # noqa: F401
-    from supportlab.segments import in_segment, partner_attributes  # noqa: F401
-    from supportlab.sequential import confidence_sequence, sequential_looks  # noqa: F401
-    from supportlab.targeting import TargetList, partner_features, select_targets  # noqa: F401
-    from supportlab.workspace import Workspace  # noqa: F401
+    from supportlab.stats.power import mde, power_at, sample_size  # noqa: F401
+    from supportlab.stats.sequential import confidence_sequence, sequential_looks  # noqa: F401

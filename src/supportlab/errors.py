@@ -51,7 +51,7 @@ class DataValidationError(SupportlabError):
     """Data do not satisfy a schema or a cross-table rule.
 
     Attributes:
-        report: The :class:`~supportlab.schemas.ValidationReport` with every failure, if any.
+        report: The :class:`~supportlab.data.schemas.ValidationReport` with every failure, if any.
     """
 
     exit_code = 4

@@ -1,0 +1,10 @@
+"""Statistics: estimators, design checks, power, sequential looks and the decision.
+
+What lives here: intention-to-treat estimators (:mod:`.estimation`), SRM/balance/guardrail checks
+(:mod:`.checks`), power and minimum detectable effects (:mod:`.power`), always-valid looks
+(:mod:`.sequential`) and the promote/revise call (:mod:`.decision`). Start with
+:func:`supportlab.analyze`.
+
+Pandas in, results out: may import only the base modules (``errors``, ``vocab``, ``results``),
+never workspaces, engines, features, design or reports.
+"""
