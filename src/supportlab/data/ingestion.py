@@ -19,39 +19,47 @@ exactly as it was.
 
 from __future__ import annotations
 
-import codecs
-import csv
-import datetime as dt
 import hashlib
-import io
 import re
 import tempfile
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pandas as pd
 import yaml
 
-from supportlab.data.schemas import FOREIGN_KEYS, TableSpec, quote_ident, sql_checks, table_spec
+from supportlab.data.encoding import detect_encoding
+from supportlab.data.schemas import FOREIGN_KEYS, TableSpec, quote_ident, table_spec
+from supportlab.data.sources import (
+    STRUCTURAL_ERRORS,
+    Source,
+    csv_error,
+    csv_source,
+    excel_source,
+    parquet_source,
+    rejected_lines_frame,
+    sql_str,
+    structural_error,
+)
+from supportlab.data.staging import (
+    SENTINEL,
+    fails_sql,
+    id_columns,
+    key_expr,
+    reason_sql,
+    record_sql,
+    stage_sql,
+    value_map,
+)
 from supportlab.data.workspace import Workspace
 from supportlab.errors import ConfigError, DataValidationError, InputFileError
 
 __all__ = ["ColumnMapping", "FileSummary", "IngestSummary", "detect_encoding", "ingest",
            "load_mapping"]
 
-SAMPLE_BYTES = 1 << 20
-_ENCODING_ALIASES = {
-    "utf8": "utf-8", "utf-8": "utf-8", "utf_8": "utf-8", "utf-8-sig": "utf-8-sig",
-    "utf8-sig": "utf-8-sig", "utf-8-bom": "utf-8-sig",
-    "cp932": "cp932", "ms932": "cp932", "windows-31j": "cp932", "sjis": "cp932",
-    "shift_jis": "cp932", "shift-jis": "cp932", "shiftjis": "cp932", "s-jis": "cp932",
-}
-_KIND = {"VARCHAR": "text", "BIGINT": "whole number", "DOUBLE": "number",
-         "BOOLEAN": "true/false value", "DATE": "date", "TIMESTAMPTZ": "timestamp"}
 #: header names that often mean a canonical column (used for hints only, never silently)
 _SYNONYMS = {
     "ts": ("timestamp", "datetime", "time", "date", "occurred_at", "event_time", "日時", "発生日時"),
@@ -60,11 +68,6 @@ _SYNONYMS = {
     "registered_at": ("created_at", "date", "登録日", "登録日時"),
     "amount": ("value", "price", "金額", "見込金額"),
 }
-_TRUE = ("true", "t", "1", "yes", "y", "はい", "○", "won", "受注")
-_FALSE = ("false", "f", "0", "no", "n", "いいえ", "×", "lost", "失注")
-
-
-# -- mapping ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -113,9 +116,6 @@ def load_mapping(path: str | Path) -> ColumnMapping:
         table=data.get("table"),
         sheet=None if data.get("sheet") is None else str(data["sheet"]),
     )
-
-
-# -- results ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -174,389 +174,6 @@ class IngestSummary:
         return "\n".join(lines)
 
 
-# -- encodings --------------------------------------------------------------------------------
-
-
-def _normalize_encoding(name: str) -> str:
-    key = name.strip().lower()
-    if key not in _ENCODING_ALIASES:
-        raise ConfigError(f"unsupported encoding '{name}'",
-                          fix="use utf-8, utf-8-sig or cp932 (Shift_JIS)")
-    return _ENCODING_ALIASES[key]
-
-
-def _decodes(sample: bytes, encoding: str) -> tuple[bool, int]:
-    dec = codecs.getincrementaldecoder(encoding)()
-    try:
-        dec.decode(sample, final=False)
-    except UnicodeDecodeError as exc:
-        return False, exc.start
-    return True, -1
-
-
-def _line_of(sample: bytes, offset: int) -> int:
-    return sample.count(b"\n", 0, max(offset, 0)) + 1
-
-
-def detect_encoding(path: str | Path, declared: str | None = None) -> str:
-    """Detect (or check a declared) text encoding: ``utf-8``, ``utf-8-sig`` or ``cp932``.
-
-    Raises:
-        InputFileError: when the bytes contradict the declared encoding or fit none.
-    """
-    p = Path(path)
-    with p.open("rb") as fh:
-        sample = fh.read(SAMPLE_BYTES)
-    has_bom = sample.startswith(codecs.BOM_UTF8)
-    utf8_ok, utf8_bad = _decodes(sample, "utf-8")
-    cp_ok, cp_bad = _decodes(sample, "cp932")
-    non_ascii = any(b > 127 for b in sample)
-    if declared is not None:
-        enc = _normalize_encoding(declared)
-        if enc.startswith("utf-8") and not utf8_ok:
-            hint = "it reads as cp932 (Shift_JIS): pass --encoding cp932" if cp_ok else \
-                "re-export it as UTF-8"
-            raise InputFileError(
-                f"declared encoding {declared} does not match the file: invalid UTF-8 bytes at "
-                f"line {_line_of(sample, utf8_bad)}", where=str(p),
-                fix=f"{hint}, or omit --encoding to detect it")
-        if enc == "cp932" and (has_bom or (utf8_ok and non_ascii)):
-            raise InputFileError(
-                f"declared encoding {declared} does not match the file: it is UTF-8 text "
-                "(reading it as cp932 would garble Japanese)", where=str(p),
-                fix="omit --encoding (UTF-8 is detected) or pass --encoding utf-8")
-        if enc == "cp932" and not cp_ok:
-            raise InputFileError(
-                f"invalid cp932 (Shift_JIS) bytes at line {_line_of(sample, cp_bad)}",
-                where=str(p), fix="check the export's encoding and pass it with --encoding")
-        return "utf-8-sig" if enc.startswith("utf-8") and has_bom else enc
-    if has_bom:
-        return "utf-8-sig"
-    if utf8_ok:
-        return "utf-8"
-    if cp_ok:
-        return "cp932"
-    raise InputFileError(
-        f"cannot tell the text encoding (not UTF-8: bad byte at line {_line_of(sample, utf8_bad)}"
-        f"; not cp932: bad byte at line {_line_of(sample, cp_bad)})", where=str(p),
-        fix="re-export the file as UTF-8 (or Shift_JIS) and pass --encoding if known")
-
-
-def _transcode_to_utf8(src: Path, encoding: str, tmpdir: Path) -> Path:
-    """Stream a non-UTF-8 file into a UTF-8 copy (raw inputs are never modified)."""
-    out = tmpdir / (src.stem + ".utf8.csv")
-    dec = codecs.getincrementaldecoder(encoding)()
-    line = 1
-    with src.open("rb") as fin, out.open("w", encoding="utf-8", newline="") as fout:
-        while True:
-            chunk = fin.read(4 << 20)
-            try:
-                text = dec.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as exc:
-                raise InputFileError(
-                    f"invalid {encoding} bytes near line {line + _line_of(chunk, exc.start) - 1}",
-                    where=str(src), fix="check the export's encoding and pass it with --encoding",
-                ) from None
-            fout.write(text)
-            line += chunk.count(b"\n")
-            if not chunk:
-                break
-    return out
-
-
-# -- sources ----------------------------------------------------------------------------------
-
-
-@dataclass
-class _Source:
-    """An input prepared for SQL: a FROM clause, its columns and how they map."""
-
-    sql: str
-    headers: list[str]
-    types: dict[str, str]
-    encoding: str | None = None
-    row_offset: int = 1  # file line / sheet row of data row 1, for messages
-    notes: list[str] = field(default_factory=list)
-    relation: Any = None  # keeps a registered object alive
-    row_numbers: list[int] | None = None  # line/sheet row of each data row, when not contiguous
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _sniff_header(text: str, where: str) -> tuple[str, list[str]]:
-    first = text.splitlines()[0] if text.strip() else ""
-    if not first.strip():
-        raise InputFileError("the file is empty (no header line)", where=where,
-                             fix="check that the export finished and wrote a header row")
-    counts = {d: first.count(d) for d in (",", "\t", ";", "|")}
-    delim = max(counts, key=lambda d: counts[d])
-    if counts[delim] == 0:
-        delim = ","
-    header = next(csv.reader(io.StringIO(first), delimiter=delim))
-    return delim, [h.strip().lstrip("\ufeff") for h in header]
-
-
-def _csv_source(path: Path, encoding: str | None, tmpdir: Path) -> _Source:
-    if path.stat().st_size == 0:
-        raise InputFileError("the file is empty (0 bytes)", where=str(path),
-                             fix="check that the export finished; nothing was loaded")
-    enc = detect_encoding(path, encoding)
-    read_path = path
-    notes: list[str] = []
-    if enc == "cp932":
-        read_path = _transcode_to_utf8(path, enc, tmpdir)
-        notes.append("read as cp932 (Shift_JIS)")
-    with read_path.open("rb") as fh:
-        head = fh.read(1 << 16).decode("utf-8", errors="replace")
-    delim, headers = _sniff_header(head.lstrip("\ufeff"), str(path))
-    _check_headers(headers, str(path))
-    cols = "{" + ", ".join(f"{_sql_str(h)}: 'VARCHAR'" for h in headers) + "}"
-    sql = (f"read_csv({_sql_str(read_path.as_posix())}, delim={_sql_str(delim)}, quote='\"', "
-           f"escape='\"', header=true, auto_detect=false, columns={cols}, strict_mode=true, "
-           f"null_padding=false, encoding='utf-8')")
-    return _Source(sql, headers, dict.fromkeys(headers, "VARCHAR"), enc, 1, notes)
-
-
-def _check_headers(headers: list[str], where: str) -> None:
-    seen: set[str] = set()
-    last = len(headers)
-    while last and not headers[last - 1]:
-        last -= 1
-    for i in range(last, len(headers)):  # trailing delimiters: unnamed, ignored columns
-        headers[i] = f"(unnamed {i + 1})"
-    for i, h in enumerate(headers, 1):
-        if not h:
-            raise InputFileError(f"column {i} of the header has no name", where=where,
-                                 fix="name every column in the export's header row")
-        if h in seen:
-            raise InputFileError(f"the header names column '{h}' twice", where=where,
-                                 fix="rename one of them in the export or drop it")
-        seen.add(h)
-
-
-def _parquet_source(path: Path, con: duckdb.DuckDBPyConnection) -> _Source:
-    sql = f"read_parquet({_sql_str(path.as_posix())})"
-    try:
-        desc = con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()
-    except duckdb.Error as exc:
-        raise InputFileError(f"not a readable Parquet file ({str(exc).splitlines()[0]})",
-                             where=str(path), fix="check that the file is complete") from None
-    headers = [r[0] for r in desc]
-    return _Source(sql, headers, {r[0]: r[1] for r in desc}, None, row_offset=0)
-
-
-def _cell(v: Any) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, dt.datetime):
-        return v.isoformat(sep=" ")
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    s = str(v)
-    return s if s.strip() else None
-
-
-def _excel_source(path: Path, mapping: ColumnMapping, spec: TableSpec) -> _Source:
-    import openpyxl
-
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds
-        raise InputFileError(f"not a readable .xlsx workbook ({exc.__class__.__name__}: {exc})",
-                             where=str(path), fix="open and re-save it in Excel as .xlsx") from None
-    try:
-        if mapping.sheet is not None:
-            if mapping.sheet not in wb.sheetnames:
-                raise InputFileError(f"no sheet named '{mapping.sheet}'", where=str(path),
-                                     fix=f"sheets are: {', '.join(wb.sheetnames)}")
-            ws = wb[mapping.sheet]
-        else:
-            ws = wb.worksheets[0]
-        rows = [list(r) for r in ws.iter_rows(values_only=True)]
-        sheets = list(wb.sheetnames)
-    finally:
-        wb.close()
-    where = f"{path} (sheet '{ws.title}')"
-    # a formula never calculated and saved by Excel has no value: show the formula, so the row
-    # is quarantined with it instead of silently becoming empty
-    unsaved = 0
-    if any(v is None for r in rows for v in r):
-        fwb = openpyxl.load_workbook(path, read_only=True, data_only=False)
-        try:
-            for i, frow in enumerate(fwb[ws.title].iter_rows(values_only=True)):
-                for j, f in enumerate(frow):
-                    if isinstance(f, str) and f.startswith("=") and i < len(rows) \
-                            and j < len(rows[i]) and rows[i][j] is None:
-                        rows[i][j] = f"#NO VALUE {f}"
-                        unsaved += 1
-        finally:
-            fwb.close()
-    required = set(spec.required)
-    best, best_hits = None, -1
-    for i, row in enumerate(rows[:30]):
-        names = {mapping.canonical(str(c)) for c in row if c is not None}
-        hits = len(names & set(spec.column_names))
-        if required <= names:
-            best = i
-            break
-        if hits > best_hits:
-            best_hits = hits
-    if best is None:
-        if not rows:
-            raise InputFileError("the sheet is empty", where=where, fix="check the export")
-        raise InputFileError(
-            "no header row with the required columns in the first 30 rows "
-            f"({', '.join(sorted(required))})", where=where,
-            fix="name the columns as the schema does or map them with --mapping; if the data "
-                f"are on another sheet, name it with 'sheet:' in the mapping file (sheets: "
-                f"{', '.join(sheets)})")
-    header = [("" if c is None else str(c).strip()) for c in rows[best]]
-    while header and not header[-1]:
-        header.pop()
-    _check_headers(header, where)
-    body, numbers = [], []
-    for i, r in enumerate(rows[best + 1:], start=best + 2):
-        cells = [_cell(v) for v in r[: len(header)]] + [None] * (len(header) - len(r))
-        if any(v is not None for v in cells):  # blank rows are layout, not data
-            body.append(cells)
-            numbers.append(i)
-    df = pd.DataFrame(body, columns=header, dtype="string").astype(object)
-    df = df.where(df.notna(), None)
-    notes = [f"header found on row {best + 1}; {best} title row(s) above it skipped"] if best \
-        else []
-    if unsaved:
-        notes.append(f"{unsaved} formula cell(s) have no saved value (the rows are quarantined); "
-                     "open the workbook in Excel, let it calculate, save, and ingest again")
-    return _Source("", header, dict.fromkeys(header, "VARCHAR"), None, best + 1, notes, df,
-                   numbers)
-
-
-# -- SQL building -----------------------------------------------------------------------------
-
-
-def _cast(raw: str, sql_type: str, source_type: str) -> str:
-    if source_type != "VARCHAR":
-        if source_type == sql_type:
-            return raw
-        if sql_type == "VARCHAR":
-            return f"CAST({raw} AS VARCHAR)"
-        if sql_type == "BIGINT" and (source_type in ("DOUBLE", "FLOAT")
-                                     or source_type.startswith("DECIMAL")):
-            return f"CASE WHEN {raw} = trunc({raw}) THEN TRY_CAST({raw} AS BIGINT) END"
-        return f"TRY_CAST({raw} AS {sql_type})"
-    if sql_type == "VARCHAR":
-        return raw
-    if sql_type == "TIMESTAMPTZ":
-        return (f"coalesce(TRY_CAST({raw} AS TIMESTAMPTZ), CAST(try_strptime({raw}, "
-                "['%Y/%m/%d %H:%M:%S', '%Y/%m/%d %H:%M', '%Y/%m/%d', '%Y年%m月%d日 %H:%M:%S', "
-                "'%Y年%m月%d日']) AS TIMESTAMPTZ))")
-    if sql_type == "DATE":
-        return (f"coalesce(TRY_CAST({raw} AS DATE), CAST(TRY_CAST({raw} AS TIMESTAMP) AS DATE), "
-                f"CAST(try_strptime({raw}, ['%Y/%m/%d', '%Y年%m月%d日']) AS DATE))")
-    if sql_type == "DOUBLE":
-        return (f"coalesce(TRY_CAST({raw} AS DOUBLE), "
-                f"TRY_CAST(regexp_replace({raw}, '[,¥￥円\\s]', '', 'g') AS DOUBLE))")
-    if sql_type == "BIGINT":  # whole numbers only: 1.5 is not rounded into 2
-        d = f"TRY_CAST({raw} AS DOUBLE)"
-        return (f"CASE WHEN regexp_full_match(trim({raw}), '[+-]?[0-9]+') THEN "
-                f"TRY_CAST(trim({raw}) AS BIGINT) WHEN {d} = trunc({d}) THEN "
-                f"TRY_CAST({d} AS BIGINT) END")
-    if sql_type == "BOOLEAN":
-        t = ", ".join(_sql_str(v) for v in _TRUE)
-        f = ", ".join(_sql_str(v) for v in _FALSE)
-        return (f"CASE WHEN lower(trim({raw})) IN ({t}) THEN TRUE "
-                f"WHEN lower(trim({raw})) IN ({f}) THEN FALSE END")
-    return f"TRY_CAST({raw} AS {sql_type})"
-
-
-def _value_map(raw: str, values: dict[str, str]) -> str:
-    if not values:
-        return raw
-    whens = " ".join(f"WHEN {_sql_str(k)} THEN {_sql_str(v)}" for k, v in values.items())
-    return f"CASE {raw} {whens} ELSE {raw} END"
-
-
-def _stage_sql(spec: TableSpec, src: _Source, mapping: ColumnMapping,
-               fk_filters: list[tuple[str, str]], from_sql: str) -> str:
-    by_canon: dict[str, str] = {}
-    for h in src.headers:
-        by_canon.setdefault(mapping.canonical(h), h)
-    inner, typed_cols, raw_cols, type_fail = [], [], [], []
-    raw_of: dict[str, str] = {}
-    for i, col in enumerate(spec.columns):
-        rname = f"_r{i}"
-        if col.name in by_canon:
-            h = by_canon[col.name]
-            stype = src.types[h]
-            raw = quote_ident(h)
-            if stype == "VARCHAR":
-                if col.sql_type != "VARCHAR":
-                    raw = f"NULLIF(trim({raw}), '')"
-                elif col.name in _id_columns(spec):
-                    raw = f"trim({raw})"
-            raw = _value_map(raw, mapping.values.get(col.name, {})) if stype == "VARCHAR" else raw
-            inner.append(f"{raw} AS {rname}")
-            raw_cols.append((h, rname))
-            raw_of[col.name] = rname
-            type_fail.append(
-                f"CASE WHEN {rname} IS NOT NULL AND {quote_ident(col.name)} IS NULL THEN "
-                f"{_sql_str(col.name + ': not a ' + _KIND.get(col.sql_type, col.sql_type))} END")
-            typed = _cast(rname, col.sql_type, stype)
-        else:
-            typed = f"CAST(NULL AS {col.sql_type})"
-        typed_cols.append(f"{typed} AS {quote_ident(col.name)}")
-    # checks (NULL-safe; a failed cast is reported once, as a type failure)
-    reason_sql = _reason_sql(spec, fk_filters, type_fail,
-                             missing={c: f"{r} IS NULL" for c, r in raw_of.items()})
-    record = "json_object(" + ", ".join(f"{_sql_str(h)}, {r}" for h, r in raw_cols) + ")"
-    canon = ", ".join(quote_ident(c.name) for c in spec.columns)
-    return (f"SELECT {canon}, _reason, CASE WHEN _reason IS NULL THEN NULL ELSE {record} END "
-            f"AS _record FROM (SELECT *, {reason_sql} AS _reason FROM "
-            f"(SELECT *, {', '.join(typed_cols)} FROM (SELECT {', '.join(inner) or '1 AS _none'} "
-            f"FROM {from_sql})))")
-
-
-_LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
-_ORIG_RE = re.compile(r"Original Line: ?(.*?)(?:\n|$)")
-
-
-def _csv_error(exc: duckdb.Error, path: Path) -> InputFileError:
-    msg = str(exc)
-    m = _LINE_RE.search(msg)
-    line = m.group(1) if m else "?"
-    orig = _ORIG_RE.search(msg)
-    shown = (orig.group(1)[:120] if orig else "").strip()
-    if "Expected Number of Columns" in msg:
-        exp = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", msg)
-        e, f = (int(exp.group(1)), int(exp.group(2))) if exp else (0, 0)
-        if f < e:
-            why = f"line {line} has {f} fields where the header has {e} (a truncated or " \
-                "incomplete line)"
-            fix = "re-export the file completely, or complete or remove that line"
-        else:
-            why = f"line {line} has more fields than the {e} of the header (a stray delimiter)"
-            fix = "quote values that contain the delimiter, or remove the stray delimiter"
-    elif "unterminated quote" in msg.lower():
-        why = f"line {line} opens a quoted value that is never closed (a stray quote)"
-        fix = 'double any quote inside a quoted value ("") or remove the stray quote'
-    elif "unicode" in msg.lower():
-        why = f"line {line} is not valid UTF-8"
-        fix = "pass --encoding cp932 if it is a Shift_JIS export, or re-export as UTF-8"
-    else:
-        why = f"cannot parse line {line} ({msg.splitlines()[0]})"
-        fix = "check the file's delimiter and quoting"
-    if shown:
-        why += f": {shown!r}"
-    return InputFileError(why, where=str(path), fix=fix + "; nothing was loaded")
-
-
-# -- the pipeline -----------------------------------------------------------------------------
-
-
 def _fingerprint(path: Path) -> str:
     """Size plus SHA-256 of the first and last MiB: cheap and good enough to spot re-loads."""
     h = hashlib.sha256()
@@ -570,7 +187,7 @@ def _fingerprint(path: Path) -> str:
     return f"{size}:{h.hexdigest()[:16]}"
 
 
-def _naive_note(con: duckdb.DuckDBPyConnection, spec: TableSpec, src: _Source,
+def _naive_note(con: duckdb.DuckDBPyConnection, spec: TableSpec, src: Source,
                 mapping: ColumnMapping, from_sql: str, tz: str) -> list[str]:
     notes = []
     for col in spec.columns:
@@ -656,21 +273,6 @@ def _reference_filters(ws: Workspace, spec: TableSpec) -> list[tuple[str, str]]:
     return out
 
 
-# Rows are appended straight into the target inside the transaction, then checked there and the
-# failures moved to quarantine: one streaming pass over the file, like a plain load. Required
-# columns that arrive empty are held by a sentinel (never visible: the check below quarantines and
-# deletes those rows before the transaction commits).
-_SENTINEL = {
-    "VARCHAR": "chr(1)",
-    "TIMESTAMPTZ": "TIMESTAMPTZ '0001-01-01 00:00:00+00'",
-    "DATE": "DATE '0001-01-01'",
-    "BIGINT": "(-9223372036854775807)",
-    "DOUBLE": "(-1.7976931348623157e308)",
-}
-_STRUCTURAL = ("MISSING COLUMNS", "TOO MANY COLUMNS", "UNQUOTED VALUE", "LINE SIZE OVER MAXIMUM",
-               "INVALID UNICODE", "INVALID ENCODING")
-
-
 class _Lines:
     """Maps the k-th row appended from a file (in rowid order) back to its line or sheet row."""
 
@@ -692,7 +294,7 @@ class _Lines:
         return line
 
 
-def _missing_columns(spec: TableSpec, src: _Source, mapping: ColumnMapping, path: Path) -> None:
+def _missing_columns(spec: TableSpec, src: Source, mapping: ColumnMapping, path: Path) -> None:
     present = {mapping.canonical(h) for h in src.headers}
     missing = [c for c in spec.required if c not in present]
     if not missing:
@@ -715,7 +317,7 @@ def _missing_columns(spec: TableSpec, src: _Source, mapping: ColumnMapping, path
         f"the header has: {', '.join(src.headers[:15])}", where=str(path), fix=fix)
 
 
-def _check_mapping(spec: TableSpec, src: _Source, mapping: ColumnMapping, path: Path) -> list[str]:
+def _check_mapping(spec: TableSpec, src: Source, mapping: ColumnMapping, path: Path) -> list[str]:
     """Refuse mappings that cannot be right; return notes about ones that do not apply."""
     import difflib
 
@@ -747,49 +349,18 @@ def _check_mapping(spec: TableSpec, src: _Source, mapping: ColumnMapping, path: 
         if unused else []
 
 
-def _id_columns(spec: TableSpec) -> set[str]:
-    """Identifier columns, whose surrounding spaces are an export artefact, not data."""
-    refs = {c for (t, c) in FOREIGN_KEYS if t == spec.name}
-    return (set(spec.key) | refs) & {c.name for c in spec.columns if c.sql_type == "VARCHAR"}
-
-
 def _fast_eligible(spec: TableSpec, mapping: ColumnMapping) -> bool:
     for col in spec.columns:
         if col.sql_type == "BIGINT":  # the reader rounds 1.5 into 2; the careful path refuses
             return False
-        if not col.nullable and col.sql_type not in _SENTINEL:
+        if not col.nullable and col.sql_type not in SENTINEL:
             return False
         if col.sql_type != "VARCHAR" and mapping.values.get(col.name):
             return False
     return True
 
 
-def _structural_error(rows: list[tuple[Any, ...]], path: Path, n_header: int) -> InputFileError:
-    line, _col, etype, csv_line, msg = rows[0]
-    shown = repr(str(csv_line).splitlines()[0][:120]) if csv_line else ""
-    if etype == "MISSING COLUMNS":
-        m = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", str(msg))
-        e, f = (m.group(1), m.group(2)) if m else ("?", "?")
-        why = f"line {line} has {f} fields where the header has {e} (a truncated or incomplete line)"
-        fix = "re-export the file completely, or complete or remove that line"
-    elif etype == "TOO MANY COLUMNS":
-        why = f"line {line} has more fields than the {n_header} of the header (a stray delimiter)"
-        fix = "quote values that contain the delimiter, or remove the stray delimiter"
-    elif etype == "UNQUOTED VALUE":
-        why = f"line {line} opens a quoted value that is never closed (a stray quote)"
-        fix = 'double any quote inside a quoted value ("") or remove the stray quote'
-    elif etype in ("INVALID UNICODE", "INVALID ENCODING"):
-        why = f"line {line} is not valid UTF-8"
-        fix = "pass --encoding cp932 if it is a Shift_JIS export, or re-export as UTF-8"
-    else:
-        why = f"cannot parse line {line} ({etype}: {str(msg).splitlines()[0]})"
-        fix = "check the file's delimiter and quoting"
-    if shown:
-        why += f": {shown}"
-    return InputFileError(why, where=str(path), fix=fix + "; nothing was loaded")
-
-
-def _fast_csv(ws: Workspace, spec: TableSpec, src: _Source, mapping: ColumnMapping, path: Path,
+def _fast_csv(ws: Workspace, spec: TableSpec, src: Source, mapping: ColumnMapping, path: Path,
               progress: Callable[[float], None] | None, thr: int
               ) -> tuple[int, list[tuple[int, str]]]:
     """Append a CSV straight into the target, typed by the reader.
@@ -806,18 +377,18 @@ def _fast_csv(ws: Workspace, spec: TableSpec, src: _Source, mapping: ColumnMappi
         c = mapping.canonical(h)
         types[h] = spec.column(c).sql_type if c in spec.column_names and canon[c] == h \
             else "VARCHAR"
-    cols_spec = "{" + ", ".join(f"{_sql_str(h)}: '{t}'" for h, t in types.items()) + "}"
+    cols_spec = "{" + ", ".join(f"{sql_str(h)}: '{t}'" for h, t in types.items()) + "}"
     reader = src.sql.replace(src.sql[src.sql.index("columns="):src.sql.index(", strict_mode")],
                              f"columns={cols_spec}")
     reader = reader[:-1] + (", store_rejects=true, rejects_table='_rej_errors', "
                             "rejects_scan='_rej_scans')")
     exprs = []
-    ids = _id_columns(spec)
+    ids = id_columns(spec)
     for col in spec.columns:
         if col.name in canon:
-            e = _value_map(quote_ident(canon[col.name]), mapping.values.get(col.name, {}))
+            e = value_map(quote_ident(canon[col.name]), mapping.values.get(col.name, {}))
             if not col.nullable:
-                e = f"coalesce({e}, {_SENTINEL[col.sql_type]})"
+                e = f"coalesce({e}, {SENTINEL[col.sql_type]})"
         else:
             e = f"CAST(NULL AS {col.sql_type})"
         exprs.append(e)
@@ -829,7 +400,7 @@ def _fast_csv(ws: Workspace, spec: TableSpec, src: _Source, mapping: ColumnMappi
             f"INSERT INTO {quote_ident(spec.name)} ({cols}) SELECT {', '.join(exprs)} "
             f"FROM {reader}", progress)[0][0]
     except duckdb.InvalidInputException as exc:
-        raise _csv_error(exc, path) from None
+        raise csv_error(exc, path) from None
     # identifiers with spaces around them are rare: trim those few rows in place afterwards
     # rather than every value on the way in
     for c in sorted(ids & set(canon)):
@@ -839,23 +410,13 @@ def _fast_csv(ws: Workspace, spec: TableSpec, src: _Source, mapping: ColumnMappi
     rejects = con.execute(
         "SELECT line, column_name, error_type, csv_line, error_message FROM _rej_errors "
         "ORDER BY line").fetchall()
-    structural = [r for r in rejects if r[2] in _STRUCTURAL]
+    structural = [r for r in rejects if r[2] in STRUCTURAL_ERRORS]
     if structural:
-        raise _structural_error(structural, path, len(src.headers))
+        raise structural_error(structural, path, len(src.headers))
     lines: dict[int, str] = {}
     for line, _c, _t, text, _m in rejects:
         lines.setdefault(int(line), str(text))
     return int(n), sorted(lines.items())
-
-
-def _slow_frame(src: _Source, delim: str, lines: list[tuple[int, str]]) -> pd.DataFrame:
-    rows = []
-    for _line, text in lines:
-        # the reader's copy of a rejected line can start with the tail of a CRLF line break
-        fields = next(csv.reader(io.StringIO(text.strip("\r\n")), delimiter=delim), [])
-        fields = (fields + [None] * len(src.headers))[: len(src.headers)]
-        rows.append([f if f != "" else None for f in fields])
-    return pd.DataFrame(rows, columns=src.headers, dtype="string").astype(object)
 
 
 def _ingest_file(ws: Workspace, spec: TableSpec, path: Path, mapping: ColumnMapping,
@@ -867,11 +428,11 @@ def _ingest_file(ws: Workspace, spec: TableSpec, path: Path, mapping: ColumnMapp
     suffix = path.suffix.lower()
     is_csv = suffix not in (".parquet", ".pq", ".xlsx")
     if suffix in (".parquet", ".pq"):
-        src = _parquet_source(path, con)
+        src = parquet_source(path, con)
     elif suffix == ".xlsx":
-        src = _excel_source(path, mapping, spec)
+        src = excel_source(path, mapping, spec)
     else:
-        src = _csv_source(path, encoding, tmpdir)
+        src = csv_source(path, encoding, tmpdir)
     mapping_notes = _check_mapping(spec, src, mapping, path)
     _missing_columns(spec, src, mapping, path)
     notes = list(src.notes) + mapping_notes
@@ -881,7 +442,7 @@ def _ingest_file(ws: Workspace, spec: TableSpec, path: Path, mapping: ColumnMapp
     progress = (lambda p: on_progress(path.name, p)) if on_progress else None
     thr = con.execute(f"SELECT coalesce(max(rowid) + 1, 0) FROM {target}").fetchall()[0][0]
     quarantined: list[tuple[int, str, str]] = []  # (line, reason, record json)
-    slow_src: _Source | None = src
+    slow_src: Source | None = src
     slow_from = src.sql
     n_fast, rejected = 0, []
     try:
@@ -892,15 +453,15 @@ def _ingest_file(ws: Workspace, spec: TableSpec, path: Path, mapping: ColumnMapp
             slow_src = None
             if rejected:  # values the reader could not type: the careful path decides
                 delim = re.search(r"delim='(.)'", src.sql).group(1)
-                frame = _slow_frame(src, delim, rejected)
-                slow_src = _Source("", src.headers, src.types, src.encoding, 0, [], frame)
+                frame = rejected_lines_frame(src, delim, rejected)
+                slow_src = Source("", src.headers, src.types, src.encoding, 0, [], frame)
         lines = _Lines(src.row_offset + 1, n_fast, [r[0] for r in rejected])
         n_read = n_fast
         if slow_src is not None:
             if slow_src.relation is not None:
                 con.register("_slow_src", slow_src.relation)
                 slow_from = "_slow_src"
-            stage = _stage_sql(spec, slow_src, mapping, fk_filters, slow_from)
+            stage = stage_sql(spec, slow_src, mapping, fk_filters, slow_from)
             ws.run_with_progress(f"CREATE OR REPLACE TEMP TABLE _stage AS {stage}",
                                  None if n_fast else progress)
             base = con.execute("SELECT coalesce(min(rowid), 0) FROM _stage").fetchall()[0][0]
@@ -926,7 +487,7 @@ def _ingest_file(ws: Workspace, spec: TableSpec, path: Path, mapping: ColumnMapp
             n_read += con.execute("SELECT count(*) FROM _stage").fetchall()[0][0]
     except duckdb.InvalidInputException as exc:
         if "CSV Error" in str(exc) or "unicode" in str(exc).lower():
-            raise _csv_error(exc, path) from None
+            raise csv_error(exc, path) from None
         raise
     finally:
         if slow_src is not None and slow_src.relation is not None:
@@ -977,67 +538,6 @@ def _ingest_file(ws: Workspace, spec: TableSpec, path: Path, mapping: ColumnMapp
                        int(dup), tuple((r, int(n)) for r, n in reasons), tuple(notes))
 
 
-def _reason_sql(spec: TableSpec, fk_filters: list[tuple[str, str]], first: list[str], *,
-                missing: dict[str, str], guard: bool = False) -> str:
-    """SQL giving each row's reasons for rejection ('; '-joined), NULL when it passes."""
-    reasons = list(first) + [f"CASE WHEN {cond} THEN {_sql_str(text)} END"
-                             for cond, text in _failures(spec, fk_filters, missing, guard)]
-    return "NULLIF(concat_ws('; ', " + ", ".join(reasons) + "), '')"
-
-
-def _fails_sql(spec: TableSpec, fk_filters: list[tuple[str, str]], *,
-               missing: dict[str, str], guard: bool = False) -> str:
-    """SQL that is TRUE when a row fails any check (cheaper than building the reasons)."""
-    conds = [f"({cond})" for cond, _ in _failures(spec, fk_filters, missing, guard)]
-    return " OR ".join(conds) or "FALSE"
-
-
-def _failures(spec: TableSpec, fk_filters: list[tuple[str, str]], missing: dict[str, str],
-              guard: bool) -> list[tuple[str, str]]:
-    """Each check as (condition TRUE on failure, reason text).
-
-    Args:
-        spec: the table.
-        fk_filters: ``(column, reference table)`` pairs to check.
-        first: reason expressions that come first (type failures).
-        missing: per required column, the condition meaning "no value" (else ``IS NULL``).
-        guard: skip a column's other checks when it has no value (reported once).
-    """
-    def has_value(col: str) -> str:
-        return f"NOT ({missing[col]}) AND " if guard and col in missing else ""
-
-    out = []
-    for column, label, pred in sql_checks(spec.name):
-        text = f"{column}: {label}"
-        if label == "is required":
-            out.append((missing.get(column, pred), text))
-        else:
-            out.append((f"{has_value(column)}coalesce({pred}, FALSE)", text))
-    for column, ref in fk_filters:
-        label = f"{column}: unknown {column.removesuffix('_id')} (not in {ref.split('_ref_')[-1]})"
-        c = quote_ident(column)
-        out.append((f"{has_value(column)}{c} IS NOT NULL AND {c} NOT IN (SELECT k FROM {ref})",
-                    label))
-    return out
-
-
-def _key_expr(spec: TableSpec) -> str:
-    """The key as one value (a struct for composite keys), for DISTINCT counts."""
-    cols = [quote_ident(k) for k in spec.key]
-    return cols[0] if len(cols) == 1 else "struct_pack(" + ", ".join(
-        f"{c} := {c}" for c in cols) + ")"
-
-
-def _record_sql(spec: TableSpec, alias: str = "t") -> str:
-    parts = []
-    for c in spec.columns:
-        v = f"{alias}.{quote_ident(c.name)}"
-        if not c.nullable:
-            v = f"CASE WHEN {v} = {_SENTINEL.get(c.sql_type, 'NULL')} THEN NULL ELSE {v} END"
-        parts.append(f"{quote_ident(c.name)} := {v}")
-    return "CAST(to_json(struct_pack(" + ", ".join(parts) + ")) AS VARCHAR)"
-
-
 def _check_new_rows(ws: Workspace, spec: TableSpec, thr: int,
                     fk_filters: list[tuple[str, str]]
                     ) -> tuple[list[tuple[int, str, str]], bool]:
@@ -1049,23 +549,23 @@ def _check_new_rows(ws: Workspace, spec: TableSpec, thr: int,
     """
     con = ws.con
     target = quote_ident(spec.name)
-    held = {c.name: f"{quote_ident(c.name)} = {_SENTINEL[c.sql_type]}"
-            for c in spec.columns if not c.nullable and c.sql_type in _SENTINEL}
-    reason_sql = _reason_sql(spec, fk_filters, [], missing=held, guard=True)
+    held = {c.name: f"{quote_ident(c.name)} = {SENTINEL[c.sql_type]}"
+            for c in spec.columns if not c.nullable and c.sql_type in SENTINEL}
+    reasons = reason_sql(spec, fk_filters, [], missing=held, guard=True)
     # the common case first: does any row fail, does any key repeat? (a WHERE clause lets the
     # engine evaluate each condition only where the cheaper ones before it left rows)
-    fails = _fails_sql(spec, fk_filters, missing=held, guard=True)
+    fails = fails_sql(spec, fk_filters, missing=held, guard=True)
     n_bad = con.execute(f"SELECT count(*) FROM {target} WHERE rowid >= {int(thr)} AND ({fails})"
                         ).fetchall()[0][0]
-    repeats = con.execute(f"SELECT count(*) - count(DISTINCT {_key_expr(spec)}) FROM {target} "
+    repeats = con.execute(f"SELECT count(*) - count(DISTINCT {key_expr(spec)}) FROM {target} "
                           f"WHERE rowid >= {int(thr)}").fetchall()[0][0]
     if not n_bad:
         return [], bool(repeats)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _bad AS
-        SELECT _rid, _reason FROM (SELECT rowid AS _rid, {reason_sql} AS _reason FROM {target}
+        SELECT _rid, _reason FROM (SELECT rowid AS _rid, {reasons} AS _reason FROM {target}
                                    WHERE rowid >= {int(thr)}) WHERE _reason IS NOT NULL""")
     rows = con.execute(
-        f"SELECT b._rid, b._reason, {_record_sql(spec)} FROM _bad b JOIN {target} t "
+        f"SELECT b._rid, b._reason, {record_sql(spec)} FROM _bad b JOIN {target} t "
         "ON t.rowid = b._rid ORDER BY b._rid").fetchall()
     if rows:
         con.execute(f"DELETE FROM {target} WHERE rowid IN (SELECT _rid FROM _bad)")
@@ -1096,7 +596,7 @@ def _resolve_duplicates(ws: Workspace, spec: TableSpec, thr: int, repeats: bool 
     in_file = 0
     if repeats:  # recount: rows that failed their checks are gone now
         in_file = con.execute(
-            f"SELECT count(*) - count(DISTINCT {_key_expr(spec)}) FROM {target} "
+            f"SELECT count(*) - count(DISTINCT {key_expr(spec)}) FROM {target} "
             f"WHERE rowid >= {thr}").fetchall()[0][0]
     existing = 0
     if thr > 0:
@@ -1135,7 +635,7 @@ def _resolve_duplicates(ws: Workspace, spec: TableSpec, thr: int, repeats: bool 
     """)
     dup = con.execute("SELECT count(*) FROM _resolved WHERE _status = 'duplicate'").fetchall()[0][0]
     conflicts = con.execute(
-        f"SELECT r._row, r._status, {_record_sql(spec)}, r._first FROM _resolved r "
+        f"SELECT r._row, r._status, {record_sql(spec)}, r._first FROM _resolved r "
         f"JOIN {target} t ON t.rowid = r._row WHERE r._status NOT IN ('load', 'duplicate') "
         "ORDER BY r._row").fetchall()
     con.execute(f"DELETE FROM {target} WHERE rowid IN "
