@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "BalanceCheck": "supportlab.stats.checks",
     "ColumnMapping": "supportlab.data.ingestion",
-    "ComplierEstimate": "supportlab.stats.estimation",
+    "ComplierEstimate": "supportlab.stats.complier",
     "ConfigError": "supportlab.errors",
     "DataValidationError": "supportlab.errors",
     "Decision": "supportlab.stats.decision",
@@ -43,7 +43,7 @@ _EXPORTS: dict[str, str] = {
     "RuleError": "supportlab.features.rules",
     "SRMCheck": "supportlab.stats.checks",
     "ScoreConfig": "supportlab.features.score",
-    "SegmentEffects": "supportlab.stats.estimation",
+    "SegmentEffects": "supportlab.stats.segments",
     "SupportlabError": "supportlab.errors",
     "TABLES": "supportlab.data.schemas",
     "TargetList": "supportlab.features.targeting",
@@ -55,7 +55,7 @@ _EXPORTS: dict[str, str] = {
     "analyze": "supportlab.stats.estimation",
     "balance_check": "supportlab.stats.checks",
     "builtin_metrics": "supportlab.features.metrics",
-    "complier_effect": "supportlab.stats.estimation",
+    "complier_effect": "supportlab.stats.complier",
     "compute_metrics": "supportlab.features.metrics",
     "confidence_sequence": "supportlab.stats.sequential",
     "connect": "supportlab.data.engine",
@@ -79,13 +79,13 @@ _EXPORTS: dict[str, str] = {
     "power_at": "supportlab.stats.power",
     "ratio_effect": "supportlab.stats.estimation",
     "sample_size": "supportlab.stats.power",
-    "segment_effects": "supportlab.stats.estimation",
+    "segment_effects": "supportlab.stats.segments",
     "select_targets": "supportlab.features.targeting",
     "sequential_looks": "supportlab.stats.sequential",
     "srm_check": "supportlab.stats.checks",
     "step_funnel": "supportlab.stats.decision",
     "support_score": "supportlab.features.score",
-    "uplift_ranking": "supportlab.stats.estimation",
+    "uplift_ranking": "supportlab.stats.segments",
     "validate_frame": "supportlab.data.schemas",
     "window_asof": "supportlab.features.metrics",
 }
@@ -142,17 +142,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         guardrail_check,
         srm_check,
     )
+    from supportlab.stats.complier import ComplierEstimate, complier_effect  # noqa: F401
     from supportlab.stats.decision import Decision, decide, effect_by_consumption, step_funnel  # noqa: F401
-    from supportlab.stats.estimation import (  # noqa: F401
-        METHODS,
-        ComplierEstimate,
-        Estimate,
-        SegmentEffects,
-        analyze,
-        complier_effect,
-        ratio_effect,
-        segment_effects,
-        uplift_ranking,
-    )
+    from supportlab.stats.estimation import METHODS, Estimate, analyze, ratio_effect  # noqa: F401
     from supportlab.stats.power import mde, power_at, sample_size  # noqa: F401
+    from supportlab.stats.segments import SegmentEffects, segment_effects, uplift_ranking  # noqa: F401
     from supportlab.stats.sequential import confidence_sequence, sequential_looks  # noqa: F401

@@ -33,7 +33,7 @@ def test_srm_is_exact_for_small_samples():
     assert r.test == "exact binomial" and 120 < EXACT_BELOW
     assert r.p_value == pytest.approx(stats.binomtest(40, 120, 0.5).pvalue, rel=1e-12)
     assert r.p_value < 0.001 and r.mismatch
-    assert "MISMATCH" in str(r)
+    assert "MISMATCH" in str(r) and "MISMATCH" in r.to_markdown()
     with pytest.raises(ConfigError, match="control_share"):
         srm_check(10, 10, control_share=0)
 

@@ -173,7 +173,7 @@ def test_decision_html_escapes_names():
     d = decide(dataclasses.replace(est(0.6, 0.1), outcome="<i>deals</i>"), min_effect=0.3)
     page = d._repr_html_()
     assert "<i>deals</i>" not in page and "&lt;i&gt;deals&lt;/i&gt;" in page
-    assert "promote" in page and "decision: promote" in str(d)
+    assert "promote" in page and "Decision: promote" in str(d)
 
 
 def test_sample_ratio_mismatch_blocks_revision_too():

@@ -12,11 +12,9 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats import proportion as smprop
-from statsmodels.stats.multitest import multipletests
 
 from supportlab.errors import ConfigError, DataValidationError
 from supportlab.stats.estimation import (
-    ComplierEstimate,
     Estimate,
     analyze,
     complier_effect,
@@ -24,7 +22,6 @@ from supportlab.stats.estimation import (
     newcombe_p_value,
     ratio_effect,
     segment_effects,
-    uplift_ranking,
 )
 
 TOL = 1e-8
@@ -393,137 +390,6 @@ def test_ratio_metric_variance_includes_the_covariance():
     assert via_analyze.effect == est.effect
 
 
-# -- complier effect -------------------------------------------------------------------------------
-
-
-def _complier_data(seed: int = 15, n: int = 1000, uptake: float = 0.5) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    z = rng.permutation(np.repeat([0, 1], n // 2))
-    x = rng.normal(0, 1, n)
-    d = z * (rng.random(n) < uptake)
-    y = 1 + x + rng.normal(0, 1, n) + 2.0 * d
-    return pd.DataFrame({"arm": z, "x": x, "opened": d, "y": y})
-
-
-def test_complier_effect_equals_two_stage_least_squares_by_hand():
-    df = _complier_data()
-    res = complier_effect(df, arm="arm", outcome="y", uptake="opened")
-    assert isinstance(res, ComplierEstimate)
-    z = df["arm"].to_numpy(float)
-    Z = np.column_stack([np.ones(len(df)), z])
-    X = np.column_stack([np.ones(len(df)), df["opened"].to_numpy(float)])
-    y = df["y"].to_numpy()
-    ZX_inv = np.linalg.inv(Z.T @ X)
-    beta = ZX_inv @ Z.T @ y
-    e = y - X @ beta
-    h = np.einsum("ij,jk,ik->i", Z, np.linalg.inv(Z.T @ Z), Z)  # = 1/n_arm
-    meat = Z.T @ (Z * (e**2 / (1 - h))[:, None])
-    V = ZX_inv @ meat @ ZX_inv.T
-    assert res.effect == pytest.approx(beta[1], abs=TOL)
-    assert res.se == pytest.approx(math.sqrt(V[1, 1]), abs=TOL)
-    assert res.effect == pytest.approx(res.itt.effect / res.first_stage.effect, abs=TOL)
-    assert res.uptake_control == 0 and res.uptake_treatment == pytest.approx(
-        df.loc[df["arm"] == 1, "opened"].mean())
-    assert any("one-sided" in n for n in res.notes)
-    # the p-value is the ITT z-test, the Anderson–Rubin test at τ = 0
-    assert res.p_value == pytest.approx(
-        2 * stats.norm.sf(abs(res.itt.effect / res.itt.se)), rel=1e-10)
-
-
-def test_complier_anderson_rubin_bounds_are_where_the_shifted_itt_is_significant():
-    df = _complier_data(seed=16)
-    res = complier_effect(df, arm="arm", outcome="y", uptake="opened")
-    z = stats.norm.isf(0.025)
-    for b in (res.ci_lower, res.ci_upper):
-        shifted = analyze(df.assign(y=df["y"] - b * df["opened"]), arm="arm", outcome="y",
-                          method="welch")
-        assert abs(shifted.effect / shifted.se) == pytest.approx(z, abs=1e-8)
-    assert res.ci_lower < 2.0 < res.ci_upper
-
-
-def test_complier_with_covariates_and_weak_instrument_warning():
-    df = _complier_data(seed=17)
-    res = complier_effect(df, arm="arm", outcome="y", uptake="opened", covariates=["x"])
-    plain = complier_effect(df, arm="arm", outcome="y", uptake="opened")
-    assert res.se < plain.se
-    assert res.ci_lower < 2.0 < res.ci_upper
-    weak = _complier_data(seed=18, n=300, uptake=0.06)
-    res = complier_effect(weak, arm="arm", outcome="y", uptake="opened")
-    assert any("weak first stage" in w for w in res.warnings)
-    frame = res.to_frame()
-    assert list(frame["estimand"].str[:10]) == ["intention ", "first stag", "effect on "]
-
-
-# -- segments --------------------------------------------------------------------------------------
-
-
-def _segment_data(seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    n = 1200
-    seg = rng.choice(list("ABCDEF"), n)
-    arm = rng.permutation(np.repeat([0, 1], n // 2))
-    gain = pd.Series(seg).map({"A": 0, "B": 0, "C": 0.2, "D": 0.3, "E": 0.5, "F": 0.8})
-    y = rng.normal(0, 1, n) + arm * gain.to_numpy()
-    return pd.DataFrame({"arm": arm, "seg": seg, "y": y, "x": rng.normal(0, 1, n)})
-
-
-@pytest.mark.parametrize("adjust", ["bh", "holm"])
-def test_segment_adjustment_matches_statsmodels_and_intervals_agree(adjust):
-    for seed in range(6):
-        res = segment_effects(_segment_data(seed), arm="arm", outcome="y", segment="seg",
-                              adjust=adjust)
-        raw = [e.p_value for e in res.estimates]
-        ref = multipletests(raw, method={"bh": "fdr_bh", "holm": "holm"}[adjust])[1]
-        assert np.allclose(res.p_adjusted, ref, atol=1e-12)
-        for e, p_adj, lvl in zip(res.estimates, res.p_adjusted, res.levels, strict=True):
-            assert e.confidence_level == pytest.approx(lvl)
-            assert (e.ci_lower > 0 or e.ci_upper < 0) == (p_adj < 0.05)
-            assert lvl >= 0.95
-
-
-def test_segment_heterogeneity_and_ranking():
-    df = _segment_data(1)
-    res = segment_effects(df, arm="arm", outcome="y", segment="seg")
-    eff = np.array([e.effect for e in res.estimates])
-    w = 1 / np.array([e.se for e in res.estimates]) ** 2
-    q = np.sum(w * (eff - np.sum(w * eff) / w.sum()) ** 2)
-    assert res.heterogeneity_q == pytest.approx(q)
-    assert res.heterogeneity_p == pytest.approx(stats.chi2.sf(q, 5))
-    assert res.heterogeneity_p < 0.05
-    top = res.ranking()
-    assert top["segment"].iloc[0] == "F" and set(top["segment"].iloc[-2:]) <= {"A", "B", "C"}
-    # shrinkage pulls extreme segments towards the middle
-    assert np.ptp(res.expected_uplift) <= np.ptp(eff)
-    assert set(res.to_frame().columns) >= {"segment", "p_adjusted", "ci_level", "rank"}
-
-
-def test_segments_skip_segments_without_both_arms():
-    df = _segment_data(2)
-    df.loc[df["seg"] == "A", "arm"] = 1
-    res = segment_effects(df, arm="arm", outcome="y", segment="seg", covariates=["x"])
-    assert "A" not in res.labels and any(s.startswith("A:") for s in res.skipped)
-    assert res.method == "regression"
-
-
-def test_uplift_ranking_matches_the_interacted_regression():
-    rng = np.random.default_rng(19)
-    n = 800
-    df = pd.DataFrame({"arm": np.tile(["control", "treatment"], n // 2),
-                       "x": rng.normal(0, 1, n)})
-    t = (df["arm"] == "treatment").to_numpy()
-    df["y"] = rng.normal(0, 1, n) + t * (0.5 + df["x"])
-    ranked = uplift_ranking(df, arm="arm", outcome="y", covariates=["x"])
-    D, _ = _lin_design(df, [df["x"].to_numpy()])
-    fit = sm.OLS(df["y"].to_numpy(), D).fit(cov_type="HC2")
-    xc = df["x"] - df["x"].mean()
-    expected = fit.params[1] + fit.params[3] * xc
-    assert np.allclose(ranked.loc[df.index, "expected_uplift"], expected, atol=1e-8)
-    assert ranked["uplift_rank"].iloc[0] == 1
-    new = pd.DataFrame({"x": [-2.0, 2.0]})
-    scored = uplift_ranking(df, arm="arm", outcome="y", covariates=["x"], candidates=new)
-    assert scored["x"].iloc[0] == 2.0
-
-
 # -- the estimate object and auto ------------------------------------------------------------------
 
 
@@ -688,15 +554,3 @@ def test_arm_label_written_two_ways_is_not_guessed():
     with pytest.raises(DataValidationError, match=r"matches several values of 'arm'"):
         analyze(df, arm="arm", outcome="y", control="0", treatment="1.00")
     assert analyze(df, arm="arm", outcome="y", control="0", treatment="1").n_treatment == 20
-
-
-def test_complier_two_ray_anderson_rubin_set_is_named():
-    rng = np.random.default_rng(0)
-    z = np.repeat([0, 1], 150)
-    opened = np.zeros(300, dtype=int)
-    opened[150:153] = 1  # a very weak first stage
-    y = rng.normal(0, 1, 300) + 0.5 * z  # a clear ITT
-    r = complier_effect(pd.DataFrame({"arm": z, "y": y, "opened": opened}), arm="arm",
-                        outcome="y", uptake="opened")
-    assert r.p_value < 0.05 and np.isinf(r.ci_lower) and np.isinf(r.ci_upper)
-    assert any("two rays" in n and "exclude 0" in n for n in r.notes)

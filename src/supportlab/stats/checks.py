@@ -27,7 +27,9 @@ from scipy import stats
 
 from supportlab.errors import ConfigError
 from supportlab.results import ResultMixin, fmt, fmt_p
-from supportlab.stats.estimation import _TINY, Estimate, _crit, _prepare
+from supportlab.stats.estimation import Estimate
+from supportlab.stats.inputs import prepare
+from supportlab.stats.num import TINY, critical_value
 
 __all__ = ["EXACT_BELOW", "BalanceCheck", "GuardrailCheck", "SRMCheck", "balance_check",
            "guardrail_check", "srm_check"]
@@ -52,6 +54,7 @@ class SRMCheck(ResultMixin):
     """
 
     _title: ClassVar[str] = "Sample-ratio check"
+    _title_ja: ClassVar[str] = "サンプル比率の検定"
 
     n_control: int
     n_treatment: int
@@ -62,12 +65,11 @@ class SRMCheck(ResultMixin):
     threshold: float
     mismatch: bool
 
-    def _lines(self) -> list[str]:
-        verdict = "MISMATCH" if self.mismatch else "ok"
-        return [f"sample ratio {verdict}: control {self.n_control:,} / treatment "
-                f"{self.n_treatment:,} (control share {self.observed_control_share:.3f}, "
-                f"configured {self.expected_control_share:.3f}); {self.test} "
-                f"p={fmt_p(self.p_value)} (flag below {self.threshold:g})"]
+    def _headline(self, lang: str) -> str:
+        if lang == "ja":
+            return "比率の不一致（MISMATCH）" if self.mismatch else "問題なし（ok）"
+        return (f"MISMATCH: the arm sizes do not fit the configured split (p={fmt_p(self.p_value)})"
+                if self.mismatch else "ok")
 
 
 def srm_check(n_control: int, n_treatment: int, *, control_share: float,
@@ -106,7 +108,7 @@ def srm_check(n_control: int, n_treatment: int, *, control_share: float,
     else:
         p = float(stats.chisquare([nc, nt], [n * control_share, n * (1 - control_share)]).pvalue)
         test = "chi-square"
-    p = max(p, _TINY)  # below the smallest float, report the smallest float, never 0
+    p = max(p, TINY)  # below the smallest float, report the smallest float, never 0
     return SRMCheck(n_control=nc, n_treatment=nt, expected_control_share=float(control_share),
                     observed_control_share=nc / n, p_value=p, test=test,
                     threshold=float(threshold), mismatch=p < threshold)
@@ -126,6 +128,7 @@ class BalanceCheck(ResultMixin):
     """
 
     _title: ClassVar[str] = "Covariate balance"
+    _title_ja: ClassVar[str] = "共変量のバランス"
 
     table: pd.DataFrame
     omnibus_f: float
@@ -138,14 +141,12 @@ class BalanceCheck(ResultMixin):
         """The per-covariate table."""
         return self.table.copy()
 
-    def _lines(self) -> list[str]:
-        lines = [f"balance: omnibus F={fmt(self.omnibus_f)} df={self.omnibus_df} "
-                 f"p={fmt_p(self.omnibus_p)}"]
-        for r in self.table.itertuples():
-            flag = "  IMBALANCED" if abs(r.smd) > self.smd_threshold else ""
-            lines.append(f"  {r.covariate}: control {fmt(r.mean_control)}, treatment "
-                         f"{fmt(r.mean_treatment)}, SMD {r.smd:+.3f}{flag}")
-        return lines
+    def _headline(self, lang: str) -> str:
+        if lang == "ja":
+            return (f"不均衡な共変量 {len(self.imbalanced)} 件" if self.imbalanced
+                    else "均衡（不均衡な共変量なし）")
+        return (f"{len(self.imbalanced)} imbalanced covariate(s): {', '.join(self.imbalanced)}"
+                if self.imbalanced else "balanced")
 
 
 def balance_check(df: pd.DataFrame, *, arm: str, covariates: Sequence[str] | str,
@@ -169,7 +170,7 @@ def balance_check(df: pd.DataFrame, *, arm: str, covariates: Sequence[str] | str
     if not covs:
         raise ConfigError("balance_check needs at least one covariate", where="balance_check")
     first = covs[0]
-    d, ext = _prepare(df, arm=arm, outcome=first, control=control, treatment=treatment,
+    d, ext = prepare(df, arm=arm, outcome=first, control=control, treatment=treatment,
                       where="balance_check", extra=list(covs[1:]))
     X = np.column_stack([d.y, *[ext[c] for c in covs[1:]]])
     rows = []
@@ -228,6 +229,7 @@ class GuardrailCheck(ResultMixin):
     """
 
     _title: ClassVar[str] = "Guardrail"
+    _title_ja: ClassVar[str] = "ガードレール"
 
     metric: str
     margin: float
@@ -240,13 +242,17 @@ class GuardrailCheck(ResultMixin):
     p_value: float
     status: Literal["ok", "breached", "inconclusive"]
 
-    def _lines(self) -> list[str]:
+    def _headline(self, lang: str) -> str:
         side = "drop" if self.better == "higher" else "rise"
         m = fmt(self.margin, pct=True) if self.relative else fmt(self.margin)
-        eff = fmt(self.effect, pct=True, signed=True) if self.relative else fmt(
-            self.effect, signed=True)
-        return [f"guardrail {self.metric}: {self.status} (allowed {side} {m}; change {eff}, "
-                f"non-inferiority p={fmt_p(self.p_value)})"]
+        if lang == "ja":
+            return f"{self.metric}: {self.status}（許容幅 {m}）"
+        return f"{self.metric}: {self.status} (allowed {side} {m})"
+
+    def _is_percent(self, name: str) -> bool:
+        if name in ("effect", "lower", "upper", "interval", "margin"):
+            return self.relative
+        return super()._is_percent(name)
 
 
 def guardrail_check(estimate: Estimate, *, margin: float, relative: bool = True,
@@ -306,7 +312,7 @@ def guardrail_check(estimate: Estimate, *, margin: float, relative: bool = True,
                               relative=relative, better=better, alpha=alpha, effect=eff,
                               lower=math.nan, upper=math.nan, p_value=math.nan,
                               status="inconclusive")
-    c = _crit(2 * alpha, df)
+    c = critical_value(2 * alpha, df)
     if relative:
         # the ratio m_t/m_c is skewed to the right: its symmetric interval misplaces the upper
         # bound (a "may not rise by 10%" guardrail passed 8% of the time at the margin). Test
@@ -320,7 +326,7 @@ def guardrail_check(estimate: Estimate, *, margin: float, relative: bool = True,
         # distance from the non-inferiority boundary, on the good side
         stat = (sign * eff + margin) / se
     logp = stats.norm.logsf(stat) if not math.isfinite(df) else stats.t.logsf(stat, df)
-    p = float(max(min(math.exp(logp), 1.0), _TINY))
+    p = float(max(min(math.exp(logp), 1.0), TINY))
     harmful_bound = lo if better == "higher" else hi
     other_bound = hi if better == "higher" else lo
     if sign * harmful_bound > -margin:

@@ -35,7 +35,6 @@ Example:
 
 from __future__ import annotations
 
-import html
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -48,7 +47,8 @@ import pandas as pd
 from supportlab.errors import ConfigError, DataValidationError
 from supportlab.results import ResultMixin, fmt, fmt_p
 from supportlab.stats.checks import GuardrailCheck, SRMCheck
-from supportlab.stats.estimation import Estimate, _numeric, _prepare
+from supportlab.stats.estimation import Estimate
+from supportlab.stats.inputs import numeric_column, prepare
 from supportlab.stats.power import power_from_se
 from supportlab.stats.sequential import SequentialResult
 
@@ -59,6 +59,8 @@ __all__ = ["OUTCOMES", "ConsumptionProfile", "Decision", "Funnel", "decide",
 OUTCOMES = ("promote", "revise", "continue", "stop")
 
 Lang = Literal["en", "ja"]
+
+_OUTCOMES_JA = {"promote": "昇格", "revise": "改訂", "continue": "継続", "stop": "中止"}
 
 
 # -- diagnostics --------------------------------------------------------------------------------
@@ -79,6 +81,10 @@ class Funnel(ResultMixin):
     """
 
     _title: ClassVar[str] = "Step funnel"
+    _title_ja: ClassVar[str] = "ステップごとの到達"
+    _hidden: ClassVar[frozenset[str]] = frozenset(
+        {"stages", "counts", "share_of_assigned", "share_of_previous", "biggest_loss_stage",
+         "biggest_loss_from"})
 
     stages: tuple[str, ...]
     counts: tuple[int, ...]
@@ -99,14 +105,15 @@ class Funnel(ResultMixin):
                                                                    strict=True)],
         })
 
-    def _lines(self) -> list[str]:
-        lines = ["step funnel"]
-        for r in self.to_frame().itertuples():
-            lines.append(f"  {r.stage:<24} {r.count:>7,}  {r.share_of_assigned * 100:5.1f}% of "
-                         f"assigned")
-        lines.append(f"  biggest loss: {self.biggest_loss:,} between '{self.biggest_loss_from}' "
-                     f"and '{self.biggest_loss_stage}'")
-        return lines
+    def _headline(self, lang: str) -> str:
+        if lang == "ja":
+            return (f"最大の離脱: '{self.biggest_loss_from}' から '{self.biggest_loss_stage}' で "
+                    f"{self.biggest_loss:,}")
+        return (f"biggest loss: {self.biggest_loss:,} between '{self.biggest_loss_from}' and "
+                f"'{self.biggest_loss_stage}'")
+
+    def _tables(self, lang: str) -> list[tuple[str, pd.DataFrame]]:
+        return [("段階" if lang == "ja" else "stages", self.to_frame())]
 
 
 def step_funnel(df: pd.DataFrame, stages: Sequence[str], *, arm: str | None = None,
@@ -154,7 +161,7 @@ def step_funnel(df: pd.DataFrame, stages: Sequence[str], *, arm: str | None = No
         raise ConfigError("labels and stages differ in length", where=where)
     counts = [len(sub)]
     for c in stages:
-        v = _numeric(sub[c], c, "stage", where)
+        v = numeric_column(sub[c], c, "stage", where)
         counts.append(int(np.count_nonzero(v > 0)))
     all_names = ["assigned", *names]
     n0 = counts[0] or 1
@@ -182,6 +189,8 @@ class ConsumptionProfile(ResultMixin):
     """
 
     _title: ClassVar[str] = "Outcome by consumption level (descriptive, not randomized)"
+    _title_ja: ClassVar[str] = "消化度別の成果（記述統計・無作為化されていない）"
+    _hidden: ClassVar[frozenset[str]] = frozenset({"label"})
 
     label: str
     table: pd.DataFrame
@@ -191,12 +200,8 @@ class ConsumptionProfile(ResultMixin):
         """The per-level table."""
         return self.table.copy()
 
-    def _lines(self) -> list[str]:
-        lines = [self.label, f"  control mean {fmt(self.control_mean)}"]
-        for r in self.table.itertuples():
-            lines.append(f"  {r.level}: n={r.n:,} mean={fmt(r.mean_outcome)} "
-                         f"vs control {fmt(r.diff_vs_control, signed=True)}")
-        return lines
+    def _headline(self, lang: str) -> str:
+        return self.label
 
 
 CONSUMPTION_LABEL = ("descriptive, not randomized: consumption is chosen by partners / "
@@ -230,7 +235,7 @@ def effect_by_consumption(df: pd.DataFrame, *, arm: str, outcome: str, consumpti
         [0.0, 3.0]
     """
     where = "effect_by_consumption"
-    d, ext = _prepare(df, arm=arm, outcome=outcome, control=control, treatment=treatment,
+    d, ext = prepare(df, arm=arm, outcome=outcome, control=control, treatment=treatment,
                       where=where, extra=[consumption])
     u = ext[consumption][d.t]
     y = d.y_t
@@ -272,6 +277,8 @@ class Decision(ResultMixin):
     """
 
     _title: ClassVar[str] = "Decision"
+    _title_ja: ClassVar[str] = "判定"
+    _bullets: ClassVar[frozenset[str]] = frozenset({"reasons_en", "reasons_ja"})
 
     outcome: Literal["promote", "revise", "continue", "stop"]
     reasons_en: tuple[str, ...]
@@ -284,14 +291,14 @@ class Decision(ResultMixin):
             raise ConfigError(f"lang == {lang!r}", fix="use 'en' or 'ja'")
         return self.reasons_ja if lang == "ja" else self.reasons_en
 
-    def _lines(self) -> list[str]:
-        return [f"decision: {self.outcome}", *[f"  - {r}" for r in self.reasons_en]]
+    def _headline(self, lang: str) -> str:
+        if lang == "ja":
+            return f"{_OUTCOMES_JA.get(self.outcome, self.outcome)}（{self.outcome}）"
+        return self.outcome
 
-    def _repr_html_(self) -> str:
-        items = "".join(f"<li>{html.escape(en)}<br><span lang='ja'>{html.escape(ja)}</span></li>"
-                        for en, ja in zip(self.reasons_en, self.reasons_ja, strict=True))
-        return (f"<div class='supportlab-decision'><p><strong>decision: "
-                f"{html.escape(self.outcome)}</strong></p><ul>{items}</ul></div>")
+    def _hidden_fields(self, lang: str) -> frozenset[str]:
+        other = "reasons_en" if lang == "ja" else "reasons_ja"
+        return frozenset({"outcome", "evidence", other})
 
 
 class _Reasons:

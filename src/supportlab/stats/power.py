@@ -128,6 +128,7 @@ class SampleSize(ResultMixin):
     """
 
     _title: ClassVar[str] = "Sample size"
+    _title_ja: ClassVar[str] = "必要なサンプルサイズ"
 
     n_control: int
     n_treatment: int

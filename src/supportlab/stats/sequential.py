@@ -43,8 +43,9 @@ import pandas as pd
 from scipy import stats
 
 from supportlab.errors import ConfigError, DataValidationError
-from supportlab.results import ResultMixin, fmt, fmt_p
-from supportlab.stats.estimation import Estimate, _two_sided_p
+from supportlab.results import ResultMixin
+from supportlab.stats.estimation import Estimate
+from supportlab.stats.num import TINY, two_sided_p
 
 __all__ = ["METHOD", "SequentialLook", "SequentialResult", "boundary_multiplier",
            "confidence_sequence", "sequential_looks"]
@@ -99,7 +100,7 @@ def _always_valid_p(effect: np.ndarray, se: np.ndarray, mixture_sd: float) -> np
     eta = mixture_sd**2 / se**2
     z2 = (effect / se) ** 2
     log_m = eta * z2 / (2 * (1 + eta)) - 0.5 * np.log1p(eta)
-    p = np.maximum(np.exp(np.minimum(0.0, -log_m)), np.finfo(float).tiny)  # never exactly 0
+    p = np.maximum(np.exp(np.minimum(0.0, -log_m)), TINY)  # never exactly 0
     return np.minimum.accumulate(p)
 
 
@@ -121,6 +122,7 @@ class SequentialLook(ResultMixin):
     """
 
     _title: ClassVar[str] = "Sequential look"
+    _title_ja: ClassVar[str] = "逐次の確認"
 
     look: int
     effect: float
@@ -151,6 +153,7 @@ class SequentialResult(ResultMixin):
     """
 
     _title: ClassVar[str] = "Sequential monitoring"
+    _title_ja: ClassVar[str] = "逐次モニタリング"
 
     method: str
     alpha: float
@@ -173,15 +176,12 @@ class SequentialResult(ResultMixin):
             "look", "effect", "se", "ci_lower", "ci_upper", "cs_lower", "cs_upper", "p_value",
             "p_value_always_valid", "harm")} for lk in self.looks])
 
-    def _lines(self) -> list[str]:
-        lines = [f"{self.method}; α={self.alpha:g}, ρ={fmt(self.mixture_sd)}"]
-        for lk in self.looks:
-            lines.append(f"  look {lk.look}: {fmt(lk.effect, signed=True)} always-valid "
-                         f"[{fmt(lk.cs_lower, signed=True)}, {fmt(lk.cs_upper, signed=True)}] "
-                         f"p_av={fmt_p(lk.p_value_always_valid)}"
-                         + ("  HARM" if lk.harm else ""))
-        lines.append(f"  {self.applies}")
-        return lines
+    def _headline(self, lang: str) -> str:
+        if self.stop_for_harm:
+            return (f"{self.harm_look} 回目で悪化を検出（停止）" if lang == "ja"
+                    else f"HARM at look {self.harm_look}: stop")
+        n = len(self.looks)
+        return f"{n} 回、悪化なし" if lang == "ja" else f"{n} look(s), no harm"
 
 
 def sequential_looks(looks: Sequence[Estimate] | pd.DataFrame, *, mixture_sd: float,
@@ -242,7 +242,7 @@ def sequential_looks(looks: Sequence[Estimate] | pd.DataFrame, *, mixture_sd: fl
         if harm and harm_look is None:
             harm_look = i + 1
         cl, cu = ci[i] if ci is not None else (eff[i] - z * se[i], eff[i] + z * se[i])
-        p = pv[i] if pv is not None else _two_sided_p(float(eff[i] / se[i]), math.inf)
+        p = pv[i] if pv is not None else two_sided_p(float(eff[i] / se[i]), math.inf)
         out.append(SequentialLook(look=i + 1, effect=float(eff[i]), se=float(se[i]),
                                   ci_lower=float(cl), ci_upper=float(cu), cs_lower=float(lo[i]),
                                   cs_upper=float(hi[i]), p_value=float(p),
