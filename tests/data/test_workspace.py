@@ -50,19 +50,71 @@ def test_validate_clean_workspace(ws):
     assert ws.counts()["partners"] == 3
 
 
-def test_database_in_use_is_a_clear_error(tmp_path):
-    import subprocess
-    import sys
-
+def test_reads_never_create_the_database(tmp_path):
     sl.init_workspace(tmp_path)
-    code = ("import supportlab as sl, sys, time; ws = sl.Workspace.open(sys.argv[1]); "
-            "print('open', flush=True); time.sleep(30)")
-    p = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE,
-                         text=True)
-    try:
-        assert p.stdout.readline().strip() == "open"
-        with pytest.raises(sl.WorkspaceError, match="in use by another process"):
-            sl.Workspace.open(tmp_path)
-    finally:
-        p.kill()
-        p.wait()
+    ws = sl.Workspace.open(tmp_path)
+    assert (ws.tables(), ws.counts(), ws.count("partners"), ws.holds_data()) == ([], {}, 0, False)
+    with pytest.raises(sl.WorkspaceError, match="no data yet") as err:
+        ws.validate()
+    assert "supportlab simulate" in str(err.value)
+    with pytest.raises(sl.WorkspaceError, match="supportlab simulate"):
+        sl.connect(ws)
+    with pytest.raises(sl.WorkspaceError, match="no data yet"):
+        ws.query("SELECT 1 FROM partners")
+    assert not ws.exists
+    assert not ws.path.exists()
+
+
+def test_a_failed_first_write_leaves_no_database(tmp_path):
+    sl.init_workspace(tmp_path)
+    ws = sl.Workspace.open(tmp_path)
+    bad = tmp_path / "partners.csv"
+    bad.write_text("partner_id,name\n", encoding="utf-8")  # no rank column
+    with pytest.raises(sl.InputFileError, match="missing required column"):
+        sl.ingest(ws, "partners", bad)
+    assert not ws.path.exists()
+
+
+def test_empty_tables_are_an_error_for_the_engine_not_an_empty_frame(tmp_path):
+    sl.init_workspace(tmp_path)
+    ws = sl.Workspace.open(tmp_path)
+    ws.ensure_tables()
+    assert ws.exists
+    with pytest.raises(sl.WorkspaceError, match="no data yet"):
+        sl.connect(ws)
+    ws.append("events", pd.DataFrame({
+        "event_id": ["E1"], "partner_id": ["P1"], "event_type": ["login"],
+        "ts": pd.to_datetime(["2026-01-01"]).tz_localize("UTC")}))
+    with pytest.raises(sl.WorkspaceError, match="no partners yet") as err:
+        sl.connect(ws)
+    assert "ingest partners first" in str(err.value)
+
+
+def test_read_only_workspace_refuses_writes(ws):
+    ro = sl.Workspace.open(ws.config.root, read_only=True)
+    assert ro.count("partners") == 3
+    with pytest.raises(sl.WorkspaceError, match="read-only"):
+        ro.append("partners", pd.DataFrame({"partner_id": ["P9"], "name": ["x"], "rank": ["A"]}))
+
+
+def test_holds_real_data(tmp_path):
+    from helpers import PARTNERS, simulated_workspace
+
+    sim = simulated_workspace(tmp_path / "sim", n_partners=20, seed=1)
+    assert sim.holds_data() and not sim.holds_real_data()
+    sim.append("partners", PARTNERS)  # partners the simulator did not make
+    assert sim.holds_real_data()
+    sim.close()
+
+    sl.init_workspace(tmp_path / "real")
+    real = sl.Workspace.open(tmp_path / "real")
+    assert not real.holds_real_data()  # nothing at all
+    csv = tmp_path / "partners.csv"
+    PARTNERS.to_csv(csv, index=False)
+    sl.ingest(real, "partners", csv)
+    assert real.holds_real_data()
+
+    other = simulated_workspace(tmp_path / "mixed", n_partners=20, seed=2)
+    (tmp_path / "p.csv").write_text("partner_id,name,rank\nX1,Extra,A\n", encoding="utf-8")
+    sl.ingest(other, "partners", tmp_path / "p.csv")  # ingested beside a simulated world
+    assert other.holds_real_data()

@@ -64,22 +64,47 @@ class EngineConfig:
 
 
 class Engine:
-    """A connection that hands out ibis tables and executes expressions to pandas."""
+    """A connection that hands out ibis tables and executes expressions to pandas.
+
+    An engine on the workspace database holds no connection: each :meth:`execute` opens the
+    file read-only for the query's duration (or joins the workspace's block under way), so a
+    notebook keeping an engine never blocks scheduled commands.
+    """
 
     def __init__(self, kind: str, backend: Any, tables: Mapping[str, Any],
-                 timezone: str, owner: Any = None) -> None:
+                 timezone: str, owner: Any = None, *, workspace: Any = None) -> None:
         self.kind = kind
-        self.backend = backend
+        self._backend = backend
         self._tables = dict(tables)
         self.timezone = timezone
         self._owner = owner
+        self._workspace = workspace
+        self.dialect = backend.name if backend is not None else "duckdb"
+
+    @property
+    def backend(self) -> Any:
+        """The ibis backend (on the workspace database: one holding the file until ``ws.close()``)."""
+        if self._backend is None:
+            return ibis.duckdb.from_connection(self._workspace.con.cursor())
+        return self._backend
 
     def table(self, name: str) -> ibis.Table:
         """The ibis table ``name`` (a canonical table or another workspace table)."""
         if name in self._tables:
             return self._tables[name]
         try:
-            t = self.backend.table(name)
+            if self._workspace is not None:
+                with self._workspace.connection() as con:
+                    cur = con.cursor()
+                    try:
+                        schema = ibis.duckdb.from_connection(cur).table(name).schema()
+                    finally:
+                        cur.close()
+                t = ibis.table(schema, name=name)
+            else:
+                t = self._backend.table(name)
+        except WorkspaceError:
+            raise
         except Exception as exc:  # backends raise different kinds
             raise WorkspaceError(f"table '{name}' is not available in the {self.kind} engine",
                                  fix="load it first (supportlab ingest) or check [engine] path"
@@ -88,6 +113,7 @@ class Engine:
         return t
 
     def has_table(self, name: str) -> bool:
+        """Whether the engine can read table ``name``."""
         try:
             self.table(name)
         except WorkspaceError:
@@ -100,12 +126,20 @@ class Engine:
         Goes through Arrow directly: ibis' own pandas conversion turns every column holding a
         null into Python objects, which costs more than the query on wide results.
         """
-        out = expr.to_pyarrow()
+        if self._workspace is not None:
+            with self._workspace.connection() as con:
+                cur = con.cursor()  # ibis sets its own session options: keep them off ``con``
+                try:
+                    out = ibis.duckdb.from_connection(cur).to_pyarrow(expr)
+                finally:
+                    cur.close()
+        else:
+            out = expr.to_pyarrow()
         return out.as_py() if isinstance(out, pa.Scalar) else out.to_pandas()
 
     def sql(self, expr: ibis.Expr) -> str:
         """The SQL the engine runs for ``expr``."""
-        return str(ibis.to_sql(expr, dialect=self.backend.name))
+        return str(ibis.to_sql(expr, dialect=self.dialect))
 
 
 def _parquet_paths(root: Path, name: str) -> str | None:
@@ -119,8 +153,18 @@ def _parquet_paths(root: Path, name: str) -> str | None:
 
 
 def connect_duckdb(con: Any, timezone: str) -> Engine:
-    """An engine on an open DuckDB connection (the workspace database)."""
+    """An engine on an open DuckDB connection (kept open by the caller)."""
     return Engine("duckdb", ibis.duckdb.from_connection(con), {}, timezone)
+
+
+def connect_workspace(workspace: Any) -> Engine:
+    """An engine on the workspace database that connects only while a query runs.
+
+    Raises:
+        WorkspaceError: the workspace holds no partners yet (nothing to compute on).
+    """
+    workspace.require_data("partners")
+    return Engine("duckdb", None, {}, workspace.config.timezone, workspace=workspace)
 
 
 def connect_parquet(path: str | Path, timezone: str) -> Engine:
@@ -202,7 +246,7 @@ def connect(workspace: Any, kind: str | None = None) -> Engine:
     kind = kind or cfg.kind
     tz = workspace.config.timezone
     if kind == "duckdb":
-        return connect_duckdb(workspace.con, tz)
+        return connect_workspace(workspace)
     path = cfg.path or str(workspace.config.root / "data" / "parquet")
     if kind == "parquet":
         return connect_parquet(path, tz)

@@ -20,10 +20,11 @@ exactly as it was.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import tempfile
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,7 @@ from supportlab.data.sources import (
 )
 from supportlab.data.staging import (
     SENTINEL,
+    Reference,
     fails_sql,
     id_columns,
     key_expr,
@@ -209,8 +211,9 @@ def _naive_note(con: duckdb.DuckDBPyConnection, spec: TableSpec, src: Source,
     return notes
 
 
-def ingest(ws: Workspace, table: str, files: Sequence[str | Path], *,
-           mapping: ColumnMapping | None = None, encoding: str | None = None,
+def ingest(ws: Workspace, table: str, files: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+           *, mapping: ColumnMapping | str | os.PathLike[str] | None = None,
+           encoding: str | None = None,
            strict: bool = False, allow_empty: bool = False,
            on_progress: Callable[[str, float], None] | None = None) -> IngestSummary:
     """Load export files into a canonical table, all or nothing.
@@ -218,8 +221,8 @@ def ingest(ws: Workspace, table: str, files: Sequence[str | Path], *,
     Args:
         ws: the open workspace.
         table: canonical table name, e.g. ``"events"``.
-        files: CSV, Parquet or .xlsx files.
-        mapping: column/value mapping for the export's own names.
+        files: a CSV, Parquet or .xlsx file, or a list of them (loaded together).
+        mapping: column/value mapping for the export's own names, or the path of its YAML file.
         encoding: override the detected text encoding of CSV files.
         strict: fail (and load nothing) when any row would be quarantined.
         allow_empty: accept files with a header but no rows.
@@ -229,15 +232,19 @@ def ingest(ws: Workspace, table: str, files: Sequence[str | Path], *,
         An :class:`IngestSummary`.
 
     Raises:
+        ConfigError: ``files`` or ``mapping`` is not something ingest understands.
         InputFileError: a file cannot be read as a table; nothing was loaded.
         DataValidationError: ``strict`` and some rows are invalid; nothing was loaded.
     """
+    if not isinstance(ws, Workspace):
+        raise ConfigError(f"ingest needs an open workspace first, not {type(ws).__name__}",
+                          fix="call sl.ingest(sl.Workspace.open(), 'events', 'events.csv')")
     spec = table_spec(table)
-    mapping = mapping or ColumnMapping()
+    mapping = _as_mapping(mapping)
     if mapping.table and mapping.table != table:
         raise ConfigError(f"the mapping file is for table '{mapping.table}', not '{table}'",
                           fix=f"use the mapping made for {table}, or drop its 'table' key")
-    paths = [Path(f) for f in files]
+    paths = _as_paths(files)
     for p in paths:
         if not p.is_file():
             raise InputFileError("file not found", where=str(p), fix="check the path")
@@ -245,31 +252,67 @@ def ingest(ws: Workspace, table: str, files: Sequence[str | Path], *,
             raise InputFileError(f"unsupported file type '{p.suffix}'", where=str(p),
                                  fix="export as .csv, .parquet or .xlsx")
     batch = uuid.uuid4().hex[:12]
-    con = ws.con
     results: list[FileSummary] = []
     tmp_root = ws.config.database_path.parent / ".duckdb_tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=tmp_root) as tmpd, ws.transaction():
-        fk_filters = _reference_filters(ws, spec)
+    with tempfile.TemporaryDirectory(dir=tmp_root) as tmpd, ws.transaction() as con:
+        fk_filters = _reference_filters(con, spec)
         for path in paths:
             results.append(_ingest_file(ws, spec, path, mapping, encoding, strict, allow_empty,
                                         fk_filters, batch, Path(tmpd), on_progress))
         for t in ("_stage", "_dupkeys", "_resolved", "_bad", "_rej_errors", "_rej_scans"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
-        for _, ref in fk_filters:
-            con.execute(f"DROP TABLE IF EXISTS {ref}")
+        for ref in fk_filters:
+            con.execute(f"DROP TABLE IF EXISTS {ref.keys}")
     return IngestSummary(table, batch, tuple(results))
 
 
-def _reference_filters(ws: Workspace, spec: TableSpec) -> list[tuple[str, str]]:
+def _as_paths(files: object) -> list[Path]:
+    """``files`` as a list of paths: one path (str or Path) or a list of them."""
+    if isinstance(files, (str, os.PathLike)):
+        return [Path(files)]
+    example = "pass a path such as 'exports/events.csv' or a list of paths"
+    if isinstance(files, (bytes, Mapping)) or not isinstance(files, Iterable):
+        raise ConfigError(f"files must be a path or a list of paths, not {type(files).__name__}",
+                          fix=example)
+    out = []
+    for i, f in enumerate(files):
+        if not isinstance(f, (str, os.PathLike)):
+            raise ConfigError(f"files[{i}] is a {type(f).__name__}, not a path", fix=example)
+        out.append(Path(f))
+    if not out:
+        raise ConfigError("no files given", fix=example)
+    return out
+
+
+def _as_mapping(mapping: object) -> ColumnMapping:
+    """``mapping`` as a :class:`ColumnMapping`: given as one, as its YAML file's path, or None."""
+    if mapping is None:
+        return ColumnMapping()
+    if isinstance(mapping, ColumnMapping):
+        return mapping
+    if isinstance(mapping, (str, os.PathLike)):
+        return load_mapping(mapping)
+    raise ConfigError(f"mapping must be a ColumnMapping or the path of a mapping YAML file, not "
+                      f"{type(mapping).__name__}",
+                      fix="pass mapping='mappings/events.yaml' or sl.load_mapping(...)")
+
+
+def _reference_filters(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> list[Reference]:
+    """The references of ``spec``'s rows, each with a temporary table of the known keys.
+
+    An empty referenced table is checked too (every value is then unknown), so that ingest
+    quarantines what ``validate`` would reject afterwards, with the fix in the reason.
+    """
     out = []
     for (src_t, col), (dst_t, dst_c) in FOREIGN_KEYS.items():
-        if src_t != spec.name or ws.count(dst_t) == 0:
+        if src_t != spec.name:
             continue
-        ref = f"_ref_{dst_t}"
-        ws.con.execute(f"CREATE OR REPLACE TEMP TABLE {ref} AS SELECT DISTINCT "
-                       f"{quote_ident(dst_c)} AS k FROM {quote_ident(dst_t)}")
-        out.append((col, ref))
+        keys = f"_ref_{dst_t}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {keys} AS SELECT DISTINCT "
+                    f"{quote_ident(dst_c)} AS k FROM {quote_ident(dst_t)}")
+        empty = not con.execute(f"SELECT count(*) FROM {keys}").fetchall()[0][0]
+        out.append(Reference(col, dst_t, keys, bool(empty)))
     return out
 
 
@@ -421,7 +464,7 @@ def _fast_csv(ws: Workspace, spec: TableSpec, src: Source, mapping: ColumnMappin
 
 def _ingest_file(ws: Workspace, spec: TableSpec, path: Path, mapping: ColumnMapping,
                  encoding: str | None, strict: bool, allow_empty: bool,
-                 fk_filters: list[tuple[str, str]], batch: str, tmpdir: Path,
+                 fk_filters: list[Reference], batch: str, tmpdir: Path,
                  on_progress: Callable[[str, float], None] | None) -> FileSummary:
     con = ws.con
     target = quote_ident(spec.name)
@@ -539,7 +582,7 @@ def _ingest_file(ws: Workspace, spec: TableSpec, path: Path, mapping: ColumnMapp
 
 
 def _check_new_rows(ws: Workspace, spec: TableSpec, thr: int,
-                    fk_filters: list[tuple[str, str]]
+                    fk_filters: list[Reference]
                     ) -> tuple[list[tuple[int, str, str]], bool]:
     """Check the rows appended in this call; move failures out of the table.
 

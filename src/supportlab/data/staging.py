@@ -14,10 +14,21 @@ Example:
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from supportlab.data.schemas import FOREIGN_KEYS, TableSpec, quote_ident, sql_checks
 from supportlab.data.sources import HeaderMapping, Source, sql_str
 
-__all__ = ["SENTINEL", "fails_sql", "id_columns", "key_expr", "reason_sql",
+
+class Reference(NamedTuple):
+    """A reference the ingested rows must satisfy, e.g. ``events.partner_id`` → ``partners``."""
+
+    column: str  #: the referencing column of the ingested table
+    table: str  #: the referenced table
+    keys: str  #: temporary table (column ``k``) of the referenced table's keys
+    empty: bool  #: the referenced table has no rows yet
+
+__all__ = ["SENTINEL", "Reference", "fails_sql", "id_columns", "key_expr", "reason_sql",
            "record_sql", "stage_sql", "value_map"]
 
 
@@ -74,7 +85,7 @@ def value_map(raw: str, values: dict[str, str]) -> str:
 
 
 def stage_sql(spec: TableSpec, src: Source, mapping: HeaderMapping,
-               fk_filters: list[tuple[str, str]], from_sql: str) -> str:
+               fk_filters: list[Reference], from_sql: str) -> str:
     by_canon: dict[str, str] = {}
     for h in src.headers:
         by_canon.setdefault(mapping.canonical(h), h)
@@ -132,7 +143,7 @@ def id_columns(spec: TableSpec) -> set[str]:
     return (set(spec.key) | refs) & {c.name for c in spec.columns if c.sql_type == "VARCHAR"}
 
 
-def reason_sql(spec: TableSpec, fk_filters: list[tuple[str, str]], first: list[str], *,
+def reason_sql(spec: TableSpec, fk_filters: list[Reference], first: list[str], *,
                 missing: dict[str, str], guard: bool = False) -> str:
     """SQL giving each row's reasons for rejection ('; '-joined), NULL when it passes."""
     reasons = list(first) + [f"CASE WHEN {cond} THEN {sql_str(text)} END"
@@ -140,20 +151,20 @@ def reason_sql(spec: TableSpec, fk_filters: list[tuple[str, str]], first: list[s
     return "NULLIF(concat_ws('; ', " + ", ".join(reasons) + "), '')"
 
 
-def fails_sql(spec: TableSpec, fk_filters: list[tuple[str, str]], *,
+def fails_sql(spec: TableSpec, fk_filters: list[Reference], *,
                missing: dict[str, str], guard: bool = False) -> str:
     """SQL that is TRUE when a row fails any check (cheaper than building the reasons)."""
     conds = [f"({cond})" for cond, _ in _failures(spec, fk_filters, missing, guard)]
     return " OR ".join(conds) or "FALSE"
 
 
-def _failures(spec: TableSpec, fk_filters: list[tuple[str, str]], missing: dict[str, str],
+def _failures(spec: TableSpec, fk_filters: list[Reference], missing: dict[str, str],
               guard: bool) -> list[tuple[str, str]]:
     """Each check as (condition TRUE on failure, reason text).
 
     Args:
         spec: the table.
-        fk_filters: ``(column, reference table)`` pairs to check.
+        fk_filters: the references to check.
         first: reason expressions that come first (type failures).
         missing: per required column, the condition meaning "no value" (else ``IS NULL``).
         guard: skip a column's other checks when it has no value (reported once).
@@ -168,10 +179,12 @@ def _failures(spec: TableSpec, fk_filters: list[tuple[str, str]], missing: dict[
             out.append((missing.get(column, pred), text))
         else:
             out.append((f"{has_value(column)}coalesce({pred}, FALSE)", text))
-    for column, ref in fk_filters:
-        label = f"{column}: unknown {column.removesuffix('_id')} (not in {ref.split('_ref_')[-1]})"
-        c = quote_ident(column)
-        out.append((f"{has_value(column)}{c} IS NOT NULL AND {c} NOT IN (SELECT k FROM {ref})",
+    for r in fk_filters:
+        what = r.column.removesuffix("_id")
+        label = (f"{r.column}: unknown {what} (the {r.table} table is empty: ingest {r.table} "
+                 "first)" if r.empty else f"{r.column}: unknown {what} (not in {r.table})")
+        c = quote_ident(r.column)
+        out.append((f"{has_value(r.column)}{c} IS NOT NULL AND {c} NOT IN (SELECT k FROM {r.keys})",
                     label))
     return out
 
