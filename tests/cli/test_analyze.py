@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from supportlab.cli import cli
+from supportlab.cli.analyze import detect_delimiter, read_table
+from supportlab.errors import InputFileError
 from supportlab.stats.estimation import analyze as analyze_api
 
 FIELDS = ("method", "n_control", "n_treatment", "mean_control", "mean_treatment", "effect",
@@ -115,7 +118,7 @@ def test_shift_jis_csv_with_japanese_columns(group, tmp_path, frame):
 @pytest.mark.parametrize(("args", "message", "prefix"), [
     (["--arm", "rank", "--outcome", "deals"], "'rank' has 3 value", "error: exp.csv"),
     (["--arm", "arm", "--outcome", "nope"], "'nope' not found", "error: exp.csv"),
-    (["--arm", "arm", "--outcome", "partner_id"], "row 0: 'P0000'", "error: exp.csv"),
+    (["--arm", "arm", "--outcome", "partner_id"], "line 2: 'P0000'", "error: exp.csv"),
     (["--arm", "arm", "--outcome", "deals", "--control", "placebo"], "'placebo' not found",
      "error: exp.csv"),
     (["--arm", "arm", "--outcome", "deals", "--method", "bootstrap", "--covariate",
@@ -147,3 +150,55 @@ def test_help_lists_the_interface(group):
     for opt in ("--arm", "--outcome", "--control", "--treatment", "--covariate", "--strata",
                 "--method", "--format"):
         assert opt in r.output
+
+
+def test_semicolon_csv_with_decimal_commas_is_detected(group, tmp_path, frame):
+    path = tmp_path / "export.csv"
+    eu = frame.assign(revenue=frame["deals"] * 1.5)
+    text = eu.to_csv(index=False, sep=";", decimal=",")
+    assert ";" in text.splitlines()[0] and "," in text  # the file really is European
+    path.write_text(text, encoding="utf-8")
+    r = run(group, path, "--arm", "arm", "--outcome", "revenue", "--format", "json")
+    assert r.exit_code == 0, r.output
+    api = analyze_api(eu, arm="arm", outcome="revenue")
+    assert json.loads(r.output)["effect"] == pytest.approx(api.effect, rel=1e-12)
+
+
+@pytest.mark.parametrize(("delim", "option"), [("\t", "tab"), ("|", "|")])
+def test_other_delimiters_detected_or_given(group, tmp_path, frame, delim, option):
+    path = tmp_path / "export.txt"
+    frame.to_csv(path, index=False, sep=delim)
+    for extra in ([], ["--delimiter", option]):
+        r = run(group, path, "--arm", "arm", "--outcome", "deals", "--format", "json", *extra)
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.output)["n_control"] == (frame["arm"] == "control").sum()
+
+
+def test_error_rows_are_file_lines_for_csv_and_positions_for_parquet(group, tmp_path):
+    # a blank line and a quoted value spanning two lines: lines are counted as in an editor
+    text = ('arm,deals,note\n'
+            'control,1,a\n'
+            '\n'
+            'treatment,2,"two\nlines"\n'
+            'control,x,b\n'
+            'treatment,3,c\n'
+            'control,2,d\n'
+            'treatment,y,e\n')
+    path = tmp_path / "bad.csv"
+    path.write_text(text, encoding="utf-8")
+    r = run(group, path, "--arm", "arm", "--outcome", "deals")
+    assert r.exit_code != 0
+    assert "line 6: 'x'" in r.output and "line 9: 'y'" in r.output, r.output
+    df = pd.read_csv(io.StringIO(text))
+    pq = tmp_path / "bad.parquet"
+    df.to_parquet(pq)
+    r = run(group, pq, "--arm", "arm", "--outcome", "deals")
+    assert "row 3: 'x'" in r.output and "row 6: 'y'" in r.output, r.output
+
+
+def test_unknown_delimiter_is_refused(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("arm,y\nc,1\n")
+    with pytest.raises(InputFileError, match="unknown delimiter"):
+        read_table(path, delimiter=":")
+    assert detect_delimiter("") == "," and detect_delimiter("single\n1\n2\n") == ","

@@ -6,11 +6,18 @@ With ``--format json`` it prints exactly one JSON object: the estimate object (`
 ``confidence_level`` and more), plus ``srm``/``srm_p_value``, ``complier`` and ``segments`` when
 asked for. Errors are :class:`~supportlab.errors.SupportlabError` subclasses, which the
 ``supportlab`` command prints as one paragraph.
+
+CSV files may use ``,``, ``;`` (European exports, whose decimal commas are read too), tabs or
+``|``: the delimiter is detected. Messages name CSV rows by their line in the file (the header
+is line 1) and Parquet rows by their position (row 1 is the first).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +27,92 @@ import pandas as pd
 from supportlab.errors import DataValidationError, InputFileError
 from supportlab.stats.estimation import METHODS
 
-__all__ = ["analyze", "read_table"]
+__all__ = ["DELIMITERS", "analyze", "detect_delimiter", "read_table"]
 
 _CSV = {".csv", ".txt", ".tsv"}
 _PARQUET = {".parquet", ".pq"}
+#: delimiters recognised in CSV files, in order of preference when counts tie
+DELIMITERS = (",", ";", "\t", "|")
+_SAMPLE_LINES = 50
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+(,\d+)?$")
 
 
-def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
+def detect_delimiter(text: str) -> str:
+    r"""The delimiter of CSV ``text``: the candidate that splits the header into the most fields
+    and the next lines into the same number (``,`` when nothing splits).
+
+    European exports use ``;`` (their decimal mark is the comma), some tools tabs or ``|``.
+
+    Example:
+        >>> detect_delimiter("arm;deals\ncontrol;1,5\n"), detect_delimiter("a,b\n1,2\n")
+        (';', ',')
+    """
+    lines = [ln for ln in text.splitlines() if ln.strip()][:_SAMPLE_LINES]
+    if not lines:
+        return ","
+    best, best_fields = ",", 1
+    for delim in DELIMITERS:
+        try:
+            rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delim))
+        except csv.Error:
+            continue
+        n = len(rows[0]) if rows else 0
+        if n <= best_fields:
+            continue
+        # the last sampled line may be cut short; every full line must have the header's width
+        body = rows[1:-1] if len(rows) > 2 else rows[1:]
+        if all(len(r) == n for r in body):
+            best, best_fields = delim, n
+    return best
+
+
+def _line_numbers(text: str, delim: str, n_rows: int) -> list[int] | None:
+    """The file line each data record starts on (the header is line 1), or ``None``."""
+    reader = csv.reader(io.StringIO(text), delimiter=delim)
+    starts: list[int] = []
+    previous_end = 0
+    header_seen = False
+    try:
+        for record in reader:
+            start = previous_end + 1
+            previous_end = reader.line_num
+            if not record:
+                continue  # blank lines, which the reader of the frame skips too
+            if not header_seen:
+                header_seen = True
+                continue
+            starts.append(start)
+    except csv.Error:
+        return None
+    return starts if len(starts) == n_rows else None
+
+
+def _decimal_commas(df: pd.DataFrame) -> list[str]:
+    """Convert text columns written with a decimal comma (``1,5``) to numbers; their names."""
+    converted = []
+    for col in df.columns:
+        s = df[col]
+        if not (pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)):
+            continue
+        values = s.dropna().astype(str).str.strip()
+        if values.empty or not values.str.contains(",", regex=False).any():
+            continue
+        if values.map(lambda v: bool(_DECIMAL_COMMA.match(v))).all():
+            df[col] = pd.to_numeric(s.astype(str).str.strip().str.replace(",", ".", regex=False)
+                                    .where(s.notna()))
+            converted.append(str(col))
+    return converted
+
+
+def read_table(path: str | Path, *, encoding: str | None = None,
+               delimiter: str | None = None) -> pd.DataFrame:
     """Read a per-unit CSV (UTF-8 or Shift_JIS/cp932, detected) or Parquet file.
+
+    The CSV delimiter (``,``, ``;``, tab or ``|``) is detected unless given; with ``;``, columns
+    written with a decimal comma (``1,5``) are read as numbers. Rows are named for messages:
+    a CSV row by the **line of the file** it starts on (the header is line 1, so the first data
+    row is line 2, as in an editor or a spreadsheet), a Parquet row by its position (``row 1`` is
+    the first). The frame's index holds those numbers (named ``line`` or ``row``).
 
     Raises:
         InputFileError: the file is missing, of an unknown type, or cannot be parsed.
@@ -38,15 +123,27 @@ def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame
         raise InputFileError("file not found", where=str(p),
                              fix="check the path (CSV or Parquet, one row per unit)")
     suffix = p.suffix.lower()
+    if delimiter is not None and delimiter not in DELIMITERS:
+        shown = ", ".join(repr(d) for d in DELIMITERS)
+        raise InputFileError(f"unknown delimiter {delimiter!r}", where=str(p),
+                             fix=f"use one of {shown} (or leave it out to detect it)")
     try:
         if suffix in _PARQUET:
             df = pd.read_parquet(p)
+            df.index = pd.RangeIndex(1, len(df) + 1, name="row")
         elif suffix in _CSV:
             if encoding is None:
                 from supportlab.data.ingestion import detect_encoding
 
                 encoding = detect_encoding(p)
-            df = pd.read_csv(p, encoding=encoding, sep="\t" if suffix == ".tsv" else ",")
+            text = p.read_text(encoding=encoding)
+            delim = delimiter or ("\t" if suffix == ".tsv" else detect_delimiter(text[:65536]))
+            df = pd.read_csv(io.StringIO(text), sep=delim)
+            if delim == ";":
+                _decimal_commas(df)
+            lines = _line_numbers(text, delim, len(df))
+            df.index = (pd.Index(lines, name="line") if lines is not None
+                        else pd.RangeIndex(1, len(df) + 1, name="row"))
         else:
             raise InputFileError(f"unknown file type '{suffix or '(none)'}'", where=str(p),
                                  fix="use a .csv, .tsv or .parquet file")
@@ -102,12 +199,18 @@ def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame
 @click.option("--adjust", type=click.Choice(["bh", "holm", "none"]), default="bh",
               show_default=True, help="Multiplicity adjustment of --segment.")
 @click.option("--encoding", default=None, help="CSV encoding (default: detected).")
+@click.option("--delimiter", type=click.Choice([",", ";", "tab", "|"]), default=None,
+              help="CSV delimiter (default: detected; with ';' decimal commas are read).")
 def analyze(file: str, arm: str, outcome: str, control: str | None, treatment: str | None,
             covariates: tuple[str, ...], strata: str | None, method: str, fmt: str,
             confidence: float, winsorize: float | None, seed: int | None, permutations: int,
             resamples: int, denominator: str | None, control_share: float | None,
-            uptake: str | None, segment: str | None, adjust: str, encoding: str | None) -> None:
+            uptake: str | None, segment: str | None, adjust: str, encoding: str | None,
+            delimiter: str | None) -> None:
     """Estimate the effect of assignment on OUTCOME from FILE (CSV or Parquet, one row per unit).
+
+    The CSV delimiter (, ; tab |) is detected. Errors name CSV rows by their line in the file
+    (the header is line 1) and Parquet rows by their position (row 1 is the first).
 
     \b
     Example:
@@ -118,7 +221,8 @@ def analyze(file: str, arm: str, outcome: str, control: str | None, treatment: s
     from supportlab.stats.estimation import analyze as run_analyze
     from supportlab.stats.estimation import complier_effect, segment_effects
 
-    df = read_table(file, encoding=encoding)
+    df = read_table(file, encoding=encoding,
+                    delimiter="\t" if delimiter == "tab" else delimiter)
     where_file = Path(file).name
     try:
         est = run_analyze(df, arm=arm, outcome=outcome, control=control, treatment=treatment,
