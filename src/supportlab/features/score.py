@@ -172,11 +172,23 @@ def save_snapshot(ws: Any, as_of: dt.date | str, scores: pd.DataFrame) -> int:
     return len(snap)
 
 
-def score_movement(ws: Any, as_of: dt.date | str) -> pd.Series:
-    """Change of each partner's score since the previous snapshot (NaN if none)."""
+def score_movement(ws: Any, as_of: dt.date | str, scores: pd.DataFrame | None = None) -> pd.Series:
+    """Change of each partner's score since the previous snapshot (NaN if none).
+
+    Args:
+        ws: the open workspace.
+        as_of: the date of the current scores.
+        scores: current scores (from :func:`support_score`) that were not saved as a snapshot;
+            ``None`` compares the snapshot saved for ``as_of``.
+    """
     if not ws.has_table("score_snapshots"):
         return pd.Series(dtype="float64")
     day = pd.Timestamp(as_of).date()
+    if scores is not None:
+        prev = ws.query("SELECT partner_id, arg_max(support_score, as_of) AS prev_score "
+                        "FROM score_snapshots WHERE as_of < ? GROUP BY partner_id", [day])
+        before = prev.set_index("partner_id")["prev_score"].reindex(scores.index)
+        return (scores["support_score"] - before).rename("change")
     df = ws.query("""
         WITH cur AS (SELECT partner_id, support_score FROM score_snapshots WHERE as_of = ?),
              prev AS (SELECT partner_id, arg_max(support_score, as_of) AS prev_score
