@@ -209,7 +209,8 @@ def text_table(rows: Iterable[Sequence[object]], headers: Sequence[str] | None =
                    and any(j < len(r) and _is_number(r[j]) for r in raw) for j in range(ncol)]
         aligns: list[Align] = ["right" if n else "left" for n in numeric]
     else:
-        aligns = [*align, *(["left"] * (ncol - len(align)))][:ncol]
+        fill: list[Align] = ["left"] * (ncol - len(align))
+        aligns = [*align, *fill][:ncol]
     cells = [[_cell(r[j]) if j < len(r) else "" for j in range(ncol)] for r in raw]
     if max_width is not None:
         cells = [[truncate(c, max_width) for c in r] for r in cells]
@@ -459,7 +460,10 @@ def render_html(section: Section) -> str:
 
 
 def _md(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", "<br>")
+    """Escape for Markdown: HTML is written as entities (never rendered), pipes and
+    backslashes are escaped, newlines become ``<br>``."""
+    safe = html.escape(text, quote=False).replace("\\", "\\\\").replace("|", "\\|")
+    return safe.replace("\n", "<br>")
 
 
 def _md_lines(s: Section, level: int) -> list[str]:
@@ -503,6 +507,8 @@ def _md_lines(s: Section, level: int) -> list[str]:
 
 def render_markdown(section: Section) -> str:
     """Markdown (GitHub flavour): a heading, a two-column table of fields, lists and tables.
+
+    Text is escaped: ``<``, ``>`` and ``&`` become entities, so values never turn into HTML.
 
     Example:
         >>> print(render_markdown(Section("SRM", items=(Field("p-value", "0.5"),))))

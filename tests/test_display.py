@@ -1,0 +1,122 @@
+"""Display widths, aligned tables with wide characters, labels, and the three renderers."""
+
+from __future__ import annotations
+
+import pytest
+
+from supportlab.display import (
+    Bullets,
+    Field,
+    Section,
+    Table,
+    check_lang,
+    display_width,
+    fmt,
+    fmt_p,
+    label,
+    pad,
+    render_html,
+    render_markdown,
+    render_text,
+    text_table,
+    truncate,
+)
+
+
+@pytest.mark.parametrize(("text", "width"), [
+    ("abc", 3), ("関東", 4), ("代理店A", 7), ("ＡＢ", 4), ("ｱｲｳ", 3), ("e\u0301", 1), ("", 0),
+    (123, 3),
+])
+def test_display_width_counts_cells(text, width):
+    assert display_width(text) == width
+
+
+def test_pad_and_truncate_use_display_cells():
+    assert pad("関東", 6) == "関東  " and display_width(pad("関東", 6)) == 6
+    assert pad("9", 3, "right") == "  9"
+    assert pad("toolong", 3) == "toolong"  # pad never cuts
+    cut = truncate("パートナー企業一覧", 10)
+    assert cut.endswith("…") and display_width(cut) <= 10
+    assert truncate("short", 10) == "short"
+
+
+def _column_starts(line: str, cells: list[str]) -> list[int]:
+    """Display-cell offset at which each cell starts in ``line``."""
+    out, pos = [], 0
+    for cell in cells:
+        i = line.index(cell, pos)
+        out.append(display_width(line[:i]))
+        pos = i + len(cell)
+    return out
+
+
+def test_text_table_aligns_japanese_names():
+    rows = [["P001", "関東商事株式会社", 1200], ["P002", "Osaka Trading", 3],
+            ["P003", "ｶﾝｻｲ", 45]]
+    out = text_table(rows, headers=["partner_id", "name", "deals"])
+    lines = out.splitlines()
+    assert len(lines) == 5 and set(lines[1]) <= {"-", " "}
+    starts = [_column_starts(ln, [str(r[0]), str(r[1])]) for ln, r in zip(lines[2:], rows,
+                                                                       strict=True)]
+    assert len({tuple(s) for s in starts}) == 1  # every name starts in the same cell
+    # numbers are right-aligned: every line ends in the same cell
+    assert len({display_width(ln) for ln in lines[2:]}) == 1
+    assert lines[2].endswith("1,200") and lines[3].endswith("    3")
+
+
+def test_text_table_options():
+    out = text_table([["a" * 50, 1]], max_width=10, align=["left", "left"], indent="  ")
+    assert out.startswith("  ") and "…" in out and display_width(out.split("  ")[1]) <= 10
+    assert text_table([]) == ""
+    assert text_table([["x", None]]).endswith("—")
+
+
+def test_numbers_for_people():
+    assert fmt(1234567) == "1,234,567" and fmt(-0.5, signed=True) == "-0.5"
+    assert fmt(0.123, pct=True, signed=True) == "+12.3%" and fmt(float("inf")) == "∞"
+    assert fmt(None) == "—" and fmt("text") == "text" and fmt(True) == "True"
+    assert fmt_p(0.0) == "0.0e+00" and fmt_p(float("nan")) == "—" and fmt_p(0.5) == "0.5000"
+
+
+def test_labels_in_two_languages():
+    assert label("ci") == "CI" and label("ci", "ja") == "信頼区間"
+    assert label("n_units") == "n units" and label("n_units", "ja") == "n units"
+    with pytest.raises(ValueError, match="lang"):
+        check_lang("fr")
+
+
+SECTION = Section(
+    "Partner <b>&", headline="x < y",
+    items=(Field("name", "<b>関東&</b>"), Field("note", "a|b"),
+           Bullets("warnings", ("<script>alert(1)</script>",)),
+           Table("rows", ("id", "name"), (("1", "<i>A</i>"),), ("right", "left"), more=2),
+           Section("nested", items=(Field("k", "v"),))))
+
+
+def test_text_rendering_is_indented_and_nested():
+    text = render_text(SECTION)
+    lines = text.splitlines()
+    assert lines[0] == "Partner <b>&: x < y"
+    assert lines[1] == "  name  <b>関東&</b>"
+    assert "  warnings:" in lines and "    - <script>alert(1)</script>" in lines
+    assert "    … 2 more" in lines
+    assert "  nested" in lines and "    k  v" in lines
+
+
+def test_html_rendering_escapes_everything():
+    page = render_html(SECTION)
+    for raw in ("<b>&", "<b>関東&</b>", "<script>", "<i>A</i>"):
+        assert raw not in page
+    for escaped in ("Partner &lt;b&gt;&amp;", "&lt;b&gt;関東&amp;&lt;/b&gt;",
+                    "&lt;script&gt;alert(1)&lt;/script&gt;", "&lt;i&gt;A&lt;/i&gt;", "x &lt; y"):
+        assert escaped in page
+    assert page.count("<div") == page.count("</div>") == 2
+
+
+def test_markdown_rendering_escapes_html_and_pipes():
+    md = render_markdown(SECTION)
+    assert md.startswith("### Partner &lt;b&gt;&amp;: x &lt; y")
+    assert "| note | a\\|b |" in md
+    assert "<script>" not in md and "- &lt;script&gt;alert(1)&lt;/script&gt;" in md
+    assert "| id | name |" in md and "|---:|---|" in md
+    assert "#### nested" in md
