@@ -49,14 +49,14 @@ from pathlib import Path
 from typing import Any
 
 import ibis
-import numpy as np
 import pandas as pd
-import yaml
 
 from supportlab.config.experiment import Experiment, Package
 from supportlab.data.engine import Engine
 from supportlab.data.schemas import TABLES
-from supportlab.errors import ConfigError
+from supportlab.errors import ConfigError, DataValidationError
+from supportlab.features.rules import Rule, condition_rule
+from supportlab.features.rules.compile import selected
 from supportlab.vocab import PASS_SCORE
 
 KINDS = ("count", "sum", "mean", "min", "max", "any", "distinct_count", "days_since_last",
@@ -76,7 +76,7 @@ class Metric:
     kind: str
     table: str = "events"
     column: str | None = None
-    where: Mapping[str, Any] = field(default_factory=dict)
+    where: str | Mapping[str, Any] = field(default_factory=dict)
     time: str | None = None
     lookback_days: int | None = None
     numerator: str | None = None
@@ -91,11 +91,16 @@ class Metric:
 
 @dataclass(frozen=True)
 class Window:
-    """A half-open window ``[start, end)`` of instants; ``start=None`` means all history."""
+    """A half-open window ``[start, end)`` of instants; ``start=None`` means all history.
+
+    ``as_of`` marks a window ending at a targeting or scoring date (:func:`window_asof`): its
+    metrics leave out partners who had not joined by then.
+    """
 
     name: str
     end: pd.Timestamp
     start: pd.Timestamp | None = None
+    as_of: bool = False
 
     def days(self) -> float:
         return math.inf if self.start is None else (self.end - self.start) / pd.Timedelta(days=1)
@@ -111,7 +116,7 @@ def window_asof(as_of: dt.date | str, tz: str, lookback_days: int | None = 365,
     """The window ending at the start of ``as_of`` (midnight, workspace zone)."""
     end = _instant(as_of, tz)
     start = None if lookback_days is None else end - pd.Timedelta(days=lookback_days)
-    return Window(name, end, start)
+    return Window(name, end, start, as_of=True)
 
 
 def experiment_windows(exp: Experiment, tz: str, post_days: int | None = None
@@ -186,73 +191,35 @@ def _where(path: str | None, keys: Sequence[Any]) -> str:
 
 
 def metric_from_dict(name: str, d: Mapping[str, Any], path: str | None = None) -> Metric:
-    """Build and check one metric definition (``path`` only for error messages)."""
+    """Build and check one metric definition (``path`` only for error messages).
+
+    The shape is checked by the one configuration loader (every problem at once, key paths
+    ``metrics.NAME.*``), the tables and columns against the workspace schemas.
+    """
+    from supportlab.config.checks import metric_problems
+    from supportlab.config.loader import validate
+    from supportlab.config.models import MetricSpec, plain
+
     keys = ["metrics", name]
-    if not isinstance(d, Mapping):
-        raise ConfigError("a metric must be a mapping with at least 'kind'",
-                          where=_where(path, keys), fix="write e.g. {kind: count, table: events}")
-    allowed = ("kind", "table", "column", "where", "time", "lookback_days", "numerator",
-               "denominator", "if_never", "description", "name")
-    for k in d:
-        if k not in allowed:
-            near = difflib.get_close_matches(str(k), allowed, n=1)
-            raise ConfigError(f"unknown key '{k}'", where=_where(path, keys),
-                              fix=(f"did you mean '{near[0]}'? " if near else "") +
-                              f"allowed keys: {', '.join(allowed)}")
-    kind = d.get("kind")
-    if kind not in KINDS:
-        raise ConfigError(f"kind '{kind}' is not a metric kind", where=_where(path, [*keys, "kind"]),
-                          fix=f"allowed kinds: {', '.join(KINDS)}")
-    table = d.get("table", "events")
-    if table not in TABLES:
-        raise ConfigError(f"table '{table}' is not a workspace table",
-                          where=_where(path, [*keys, "table"]),
-                          fix=f"allowed tables: {', '.join(TABLES)}")
-    cols = set(TABLES[table].column_names) | (set(_CONTENT_COLUMNS) if table == "events"
-                                              else set())
-    column = d.get("column")
-    if kind in ("sum", "mean", "min", "max", "distinct_count", "latest"):
-        if column is None:
-            raise ConfigError(f"a {kind} metric needs 'column'", where=_where(path, keys),
-                              fix=f"add column: one of {', '.join(sorted(cols))}")
-    if column is not None and column not in cols:
-        raise ConfigError(f"column '{column}' is not in {table}",
-                          where=_where(path, [*keys, "column"]),
-                          fix=f"columns of {table}: {', '.join(sorted(cols))}")
-    where = d.get("where") or {}
-    if not isinstance(where, Mapping):
-        raise ConfigError("'where' must map columns to values", where=_where(path, [*keys, "where"]),
-                          fix="write e.g. where: {event_type: login}")
-    for col, cond in where.items():
-        if col not in cols:
-            raise ConfigError(f"filter column '{col}' is not in {table}",
-                              where=_where(path, [*keys, "where", col]),
-                              fix=f"columns of {table}: {', '.join(sorted(cols))}")
-        if isinstance(cond, Mapping):
-            for op in cond:
-                if op not in _OPS:
-                    raise ConfigError(f"unknown operator '{op}'",
-                                      where=_where(path, [*keys, "where", col, op]),
-                                      fix=f"allowed operators: {', '.join(_OPS)}")
-    time = d.get("time")
-    if time is not None and time not in TABLES[table].column_names:
-        raise ConfigError(f"time column '{time}' is not in {table}",
-                          where=_where(path, [*keys, "time"]))
-    lb = d.get("lookback_days")
-    if lb is not None and (not isinstance(lb, int) or isinstance(lb, bool) or lb < 1):
-        raise ConfigError(f"lookback_days == {lb!r}, must be a whole number >= 1",
-                          where=_where(path, [*keys, "lookback_days"]))
-    if kind == "ratio" and not (d.get("numerator") and d.get("denominator")):
-        raise ConfigError("a ratio metric needs 'numerator' and 'denominator' (metric names)",
-                          where=_where(path, keys))
-    if_never = d.get("if_never", "joined")
-    if not (if_never in ("joined", "null") or isinstance(if_never, (int, float))):
-        raise ConfigError(f"if_never == {if_never!r}, must be 'joined', 'null' or a number",
-                          where=_where(path, [*keys, "if_never"]))
-    return Metric(name=name, kind=kind, table=table, column=column, where=dict(where),
-                  time=time, lookback_days=lb, numerator=d.get("numerator"),
-                  denominator=d.get("denominator"), if_never=if_never,
-                  description=str(d.get("description", "")))
+    tables = {t: TABLES[t].column_names for t in TABLES}
+    spec = validate(MetricSpec, d, source=path, prefix=("metrics", name),
+                    checks=[lambda raw: metric_problems(name, raw, tables,
+                                                        {"events": _CONTENT_COLUMNS})])
+    cols = set(TABLES[spec.table].column_names) | (set(_CONTENT_COLUMNS) if spec.table == "events"
+                                                   else set())
+    where = spec.where if spec.where is not None else {}
+    if isinstance(where, str):  # a rule over the table's columns
+        rule = condition_rule(where, _where(path, [*keys, "where"]), carries=False)
+        for col in sorted(rule.names if rule is not None else ()):
+            if col not in cols:
+                raise ConfigError(f"filter column '{col}' is not in {spec.table}",
+                                  where=_where(path, [*keys, "where"]),
+                                  fix=f"columns of {spec.table}: {', '.join(sorted(cols))}")
+    return Metric(name=name, kind=spec.kind, table=spec.table, column=spec.column,
+                  where=where if isinstance(where, str) else plain(where),
+                  time=spec.time, lookback_days=spec.lookback_days, numerator=spec.numerator,
+                  denominator=spec.denominator, if_never=spec.if_never,
+                  description=spec.description)
 
 
 def builtin_metrics() -> dict[str, Metric]:
@@ -266,28 +233,42 @@ def builtin_metrics() -> dict[str, Metric]:
 
 
 def load_metrics(path: str | Path | None = None) -> dict[str, Metric]:
-    """Built-in metrics plus (overridden by) those of a YAML file, if it exists."""
+    """Built-in metrics plus (overridden by) those of a YAML file, if it exists.
+
+    Every problem of the file is reported at once (:mod:`supportlab.config.loader`).
+    """
+    from supportlab.config.checks import metric_problems
+    from supportlab.config.loader import read_document, validate
+    from supportlab.config.models import MetricsFile
+    from supportlab.config.problems import Problem, did_you_mean
+
     catalogue = builtin_metrics()
     if path is None or not Path(path).is_file():
         return catalogue
     p = Path(path)
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8-sig")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML ({exc})", where=str(p)) from None
-    if not isinstance(raw, Mapping) or (raw and "metrics" not in raw) \
-            or not isinstance(raw.get("metrics") or {}, Mapping):
-        raise ConfigError("expected a mapping with a 'metrics' key", where=str(p),
-                          fix="start the file with 'metrics:' and indent the definitions "
-                              "below it")
-    for name, d in (raw.get("metrics") or {}).items():
-        catalogue[str(name)] = metric_from_dict(str(name), d, str(p))
-    for m in catalogue.values():
-        if m.kind == "ratio":
-            for part in (m.numerator, m.denominator):
-                if part not in catalogue:
-                    raise ConfigError(f"ratio '{m.name}' refers to unknown metric '{part}'",
-                                      where=str(p), fix="define it or fix the name")
+    doc = read_document(p)
+    tables = {t: TABLES[t].column_names for t in TABLES}
+
+    def problems(raw: Any) -> list[Problem]:
+        defs = raw.get("metrics") if isinstance(raw, Mapping) else None
+        if not isinstance(defs, Mapping):
+            return []
+        known = sorted({*catalogue, *map(str, defs)})
+        out = []
+        for name, d in defs.items():
+            out += [Problem(("metrics", name, *q.loc), q.what, q.fix) for q in
+                    metric_problems(str(name), d, tables, {"events": _CONTENT_COLUMNS})]
+            if isinstance(d, Mapping) and d.get("kind") == "ratio":
+                for part in ("numerator", "denominator"):
+                    ref = d.get(part)
+                    if isinstance(ref, str) and ref not in known:
+                        out.append(Problem(("metrics", name, part), f"unknown metric '{ref}'",
+                                           did_you_mean(ref, known, label="metrics")))
+        return out
+
+    spec = validate(MetricsFile, doc.data, source=str(p), document=doc, checks=[problems])
+    for name in spec.metrics:
+        catalogue[name] = metric_from_dict(name, doc.data["metrics"][name], str(p))
     return catalogue
 
 
@@ -307,47 +288,26 @@ def resolve(names: Iterable[str], catalogue: Mapping[str, Metric]) -> list[Metri
 
 # -- compilation ----------------------------------------------------------------------------------
 
+_DAY_SECONDS = 86_400
+
 
 def _lit_ts(ts: pd.Timestamp) -> ibis.Expr:
     utc = ts.tz_convert("UTC")
     return ibis.timestamp(utc.strftime("%Y-%m-%dT%H:%M:%S.%f"), timezone="UTC")
 
 
-def _op(c: ibis.Expr, op: str, v: Any) -> ibis.Expr:
-    if op == "eq":
-        return c == v
-    if op == "ne":
-        return c != v
-    if op == "gt":
-        return c > v
-    if op == "gte":
-        return c >= v
-    if op == "lt":
-        return c < v
-    if op == "lte":
-        return c <= v
-    if op == "in":
-        return c.isin(list(v))
-    if op == "not_in":
-        return ~c.isin(list(v))
-    if op == "is_null":
-        return c.isnull() if v else c.notnull()
-    raise AssertionError(op)
+def _lit_naive(ts: pd.Timestamp) -> ibis.Expr:
+    return ibis.timestamp(ts.tz_localize(None).strftime("%Y-%m-%dT%H:%M:%S.%f"))
 
 
-def _filter(t: ibis.Table, where: Mapping[str, Any]) -> ibis.Expr | None:
-    conds = []
-    for col, cond in where.items():
-        c = t[col]
-        if isinstance(cond, Mapping):
-            conds.extend(_op(c, op, v) for op, v in cond.items())
-        elif isinstance(cond, (list, tuple)):
-            conds.append(c.isin(list(cond)))
-        elif cond is None:
-            conds.append(c.isnull())
-        else:
-            conds.append(c == cond)
-    return _and(*conds)
+def where_rule(m: Metric) -> Rule | None:
+    """The metric's ``where`` filter as a rule (its mapping form is shorthand for one)."""
+    return condition_rule(m.where or None, f"metrics.{m.name}.where", carries=False)
+
+
+def _filter(t: ibis.Table, m: Metric, tz: str) -> ibis.Expr | None:
+    rule = where_rule(m)
+    return None if rule is None else selected(rule.to_ibis(t, tz=tz))
 
 
 def _and(*conds: ibis.Expr | None) -> ibis.Expr | None:
@@ -381,22 +341,25 @@ class _Agg:
 
 def _table_for(engine: Engine, table: str, metrics: Sequence[Metric]) -> ibis.Table:
     t = engine.table(table)
-    if table == "events" and any(k in _CONTENT_COLUMNS for m in metrics for k in m.where):
-        c = engine.table("contents").select(
-            _c_id=engine.table("contents").content_id,
-            content_type=engine.table("contents").content_type,
-            product=engine.table("contents").product)
+    names: set[str] = set()
+    for m in metrics:
+        rule = where_rule(m)
+        names |= set(rule.names) if rule is not None else set()
+    if table == "events" and names & set(_CONTENT_COLUMNS):
+        contents = engine.table("contents")
+        c = contents.select(_c_id=contents.content_id, content_type=contents.content_type,
+                            product=contents.product)
         t = t.left_join(c, t.content_id == c._c_id).drop("_c_id")
     return t
 
 
-def _aggregations(t: ibis.Table, specs: list[_Agg], package: Package | None
+def _aggregations(t: ibis.Table, specs: list[_Agg], package: Package | None, tz: str
                   ) -> dict[str, ibis.Expr]:
     aggs: dict[str, ibis.Expr] = {}
     for s in specs:
         m, w = s.metric, s.window
         history = m.kind in ("days_since_last", "latest")
-        cond = _and(_filter(t, m.where), _window_cond(t, m, w, history))
+        cond = _and(_filter(t, m, tz), _window_cond(t, m, w, history))
         if m.kind in ("count", "any"):
             aggs[s.column] = t.count(where=cond)
         elif m.kind == "sum":
@@ -415,6 +378,7 @@ def _aggregations(t: ibis.Table, specs: list[_Agg], package: Package | None
             cond = _and(cond, t[m.column].notnull())
             aggs[s.column] = t[m.column].argmax(t[m.time_column], where=cond)
         elif m.kind == "package_completion":
+            assert package is not None
             item = package.items[int(s.part)]
             if item.done_when == "test_pass":
                 done = (t.event_type == "test_submit") & (t.value >= PASS_SCORE)
@@ -424,6 +388,175 @@ def _aggregations(t: ibis.Table, specs: list[_Agg], package: Package | None
     return aggs
 
 
+def _resolve_all(metrics: Sequence[Metric | str], catalogue: Mapping[str, Metric]
+                 ) -> tuple[list[Metric], dict[str, Metric]]:
+    ms: list[Metric | str] = [catalogue[m] if isinstance(m, str) and m in catalogue else m
+                              for m in metrics]
+    resolved = resolve([m if isinstance(m, str) else m.name for m in ms],
+                       {**catalogue, **{m.name: m for m in ms if isinstance(m, Metric)}})
+    needed: dict[str, Metric] = {}
+    for m in resolved:  # ratios need their parts
+        if m.kind == "ratio":
+            for part in (m.numerator, m.denominator):
+                assert part is not None
+                needed.setdefault(part, catalogue[part])
+        else:
+            needed.setdefault(m.name, m)
+    return resolved, needed
+
+
+def metrics_table(engine: Engine, metrics: Sequence[Metric | str], windows: Sequence[Window],
+                  *, package: Package | None = None,
+                  catalogue: Mapping[str, Metric] | None = None,
+                  partners: Sequence[str] | ibis.Table | None = None,
+                  suffix: bool | None = None, prefix: str = "") -> ibis.Table:
+    """The metrics of every partner as one ibis table, not yet executed.
+
+    Every value is computed in the engine, so this table can be joined with other per-partner
+    expressions (segments, the support score, a rule) into a single query. Columns:
+    ``partner_id``, ``joined_at`` and one column per metric and window, named as in
+    :func:`compute_metrics` (after ``prefix``).
+
+    Args:
+        engine, metrics, windows, package, catalogue, suffix: as for :func:`compute_metrics`.
+        partners: restrict to these partners (ids, or a table with ``partner_id``).
+        prefix: put before every metric column's name.
+    """
+    catalogue = dict(catalogue or builtin_metrics())
+    ms, needed = _resolve_all(metrics, catalogue)
+    use_suffix = len(windows) > 1 if suffix is None else suffix
+    if any(m.kind == "package_completion" for m in needed.values()) and package is None:
+        raise ConfigError("completion_rate / package_completion need a package",
+                          fix="name one: --package ID[@VERSION] on the command line, or "
+                              "package= in Python (an experiment's targets use its package)")
+    base = engine.table("partners").select("partner_id", "joined_at")
+    if isinstance(partners, ibis.Table):
+        base = base.filter(base.partner_id.isin(partners.partner_id))
+    elif partners is not None:
+        base = base.filter(base.partner_id.isin(list(partners)))
+    by_table: dict[str, list[_Agg]] = {}
+    for m in needed.values():
+        for w in windows:
+            col = f"{m.name}__{w.name}"
+            if m.kind == "package_completion":
+                assert package is not None
+                for i in range(len(package.items)):
+                    by_table.setdefault(m.table, []).append(_Agg(f"{col}__{i}", m, w, str(i)))
+            else:
+                by_table.setdefault(m.table, []).append(_Agg(col, m, w))
+    for table, specs in by_table.items():
+        if not engine.has_table(table):
+            raise ConfigError(f"metrics need table '{table}', which is not in the engine",
+                              fix="load it first (supportlab ingest)")
+        t = _table_for(engine, table, [s.metric for s in specs])
+        if partners is not None and not isinstance(partners, ibis.Table):
+            t = t.filter(t.partner_id.isin(list(partners)))
+        q = t.group_by("partner_id").aggregate(**_aggregations(t, specs, package, engine.timezone))
+        q = q.rename(_pid="partner_id")
+        base = base.left_join(q, base.partner_id == q._pid).drop("_pid")
+    finished = {}
+    for m in ms:
+        for w in windows:
+            name = f"{m.name}_{w.name}" if use_suffix else m.name
+            finished[prefix + name] = _finish(m, w, base, catalogue, package)
+    return base.select("partner_id", "joined_at", **finished)
+
+
+def _days_between(end: ibis.Expr, start: ibis.Expr) -> ibis.Expr:
+    return ((end.epoch_seconds() - start.epoch_seconds()) / _DAY_SECONDS).floor().cast("float64")
+
+
+def _finish(m: Metric, w: Window, r: ibis.Table, catalogue: Mapping[str, Metric],
+            package: Package | None) -> ibis.Expr:
+    col = f"{m.name}__{w.name}"
+    if m.kind in ("count", "distinct_count"):
+        return r[col].fill_null(0).cast("int64")
+    if m.kind == "sum":
+        return r[col].cast("float64").fill_null(0.0)
+    if m.kind == "any":
+        return r[col].fill_null(0) > 0
+    if m.kind in ("mean", "min", "max", "latest"):
+        return r[col].cast("float64")
+    if m.kind == "days_since_last":
+        days = _days_between(_lit_ts(w.end), r[col])
+        if m.if_never == "joined":
+            joined = r.joined_at.cast("timestamp")
+            since = _days_between(_lit_naive(w.end), joined)
+            # a partner who joins after the window's end was not a partner yet: no value
+            return days.fill_null(ibis.ifelse(since >= 0, since, ibis.null("float64")))
+        if m.if_never != "null":
+            return days.fill_null(float(m.if_never))
+        return days
+    if m.kind == "ratio":
+        assert m.numerator is not None and m.denominator is not None
+        num = _finish(catalogue[m.numerator], w, r, catalogue, package).cast("float64")
+        den = _finish(catalogue[m.denominator], w, r, catalogue, package).cast("float64")
+        return num / den.nullif(0.0)
+    if m.kind == "package_completion":
+        assert package is not None
+        n = len(package.items)
+        done = [(r[f"{col}__{i}"].fill_null(0) > 0).cast("float64") for i in range(n)]
+        total = done[0]
+        for d in done[1:]:
+            total = total + d
+        return total / float(n)
+    raise AssertionError(m.kind)
+
+
+def joined_by(table: ibis.Table, as_of: dt.date | str) -> ibis.Expr:
+    """Partners who had joined by ``as_of`` (on that day or before; unknown counts as joined)."""
+    day = pd.Timestamp(as_of).date()
+    return table.joined_at.isnull() | (table.joined_at.cast("date") <= ibis.literal(day))
+
+
+def last_data_day(engine: Engine) -> dt.date | None:
+    """The day (workspace zone) of the latest event, or None without events."""
+    if not engine.has_table("events"):
+        return None
+    latest = engine.execute(engine.table("events").ts.max())
+    if latest is None or pd.isna(latest):
+        return None
+    stamp = pd.Timestamp(latest)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    return stamp.tz_convert(engine.timezone).date()
+
+
+def check_as_of(engine: Engine, as_of: dt.date | str, *, what: str = "features",
+                today: dt.date | None = None) -> dt.date:
+    """Refuse an as-of date in the future or after the last data of the workspace.
+
+    Features as of a date are a record of what partners did before it: a date after the last
+    recorded event would count the days without data as inactivity (every partner "dormant").
+
+    Args:
+        engine: where the logs live.
+        as_of: the date features, targets or scores are computed as of.
+        what: what is computed, for the message ("targets", "the support score", ...).
+        today: today's date (default: the system's).
+
+    Returns:
+        ``as_of`` as a date.
+
+    Raises:
+        ConfigError: ``as_of`` is after today.
+        DataValidationError: ``as_of`` is more than a day after the latest event.
+    """
+    day = pd.Timestamp(as_of).date()
+    now = today or dt.date.today()
+    if day > now:
+        raise ConfigError(f"as of {day} is in the future: {what} are a record of what partners "
+                          "did", where="--as-of / as_of",
+                          fix=f"give today's date ({now}) or an earlier one")
+    last = last_data_day(engine)
+    if last is not None and day > last + dt.timedelta(days=1):
+        gap = (day - last).days - 1
+        raise DataValidationError(
+            f"as of {day} is after the last data: the latest event is on {last}, so {what} "
+            f"would count {gap:,} day(s) without data as inactivity", where="events",
+            fix=f"give --as-of {last + dt.timedelta(days=1)} or earlier, or ingest newer events")
+    return day
+
+
 def compute_metrics(engine: Engine, metrics: Sequence[Metric | str],
                     windows: Sequence[Window], *, package: Package | None = None,
                     catalogue: Mapping[str, Metric] | None = None,
@@ -431,8 +564,10 @@ def compute_metrics(engine: Engine, metrics: Sequence[Metric | str],
                     suffix: bool | None = None) -> pd.DataFrame:
     """Compute metrics per partner, in the engine, for one or more windows.
 
-    One grouped query per table covers every metric and window. Only the per-partner results
-    come back to pandas.
+    One query covers every metric and window. Only the per-partner results come back to pandas.
+    With as-of windows (:func:`window_asof`), partners who joined after the as-of date are left
+    out (they were not partners yet), and a date in the future or after the last data is refused
+    (:func:`check_as_of`).
 
     Args:
         engine: where the tables live (:func:`supportlab.data.engine.connect`).
@@ -446,98 +581,16 @@ def compute_metrics(engine: Engine, metrics: Sequence[Metric | str],
     Returns:
         A DataFrame indexed by ``partner_id``, one column per metric and window.
     """
-    catalogue = dict(catalogue or builtin_metrics())
-    ms: list[Metric] = [catalogue[m] if isinstance(m, str) and m in catalogue else m
-                        for m in metrics]
-    ms = resolve([m if isinstance(m, str) else m.name for m in ms],
-                 {**catalogue, **{m.name: m for m in ms if isinstance(m, Metric)}})
-    use_suffix = len(windows) > 1 if suffix is None else suffix
-    # ratios need their parts
-    needed: dict[str, Metric] = {}
-    for m in ms:
-        if m.kind == "ratio":
-            for part in (m.numerator, m.denominator):
-                needed.setdefault(part, catalogue[part])
-        else:
-            needed.setdefault(m.name, m)
-    if any(m.kind == "package_completion" for m in needed.values()) and package is None:
-        raise ConfigError("completion_rate / package_completion need a package",
-                          fix="name one: --package ID[@VERSION] on the command line, or "
-                              "package= in Python (an experiment's targets use its package)")
-    base = engine.table("partners")
-    base = base.select("partner_id", "joined_at")
-    if partners is not None:
-        base = base.filter(base.partner_id.isin(list(partners)))
-    by_table: dict[str, list[_Agg]] = {}
-    for m in needed.values():
-        for w in windows:
-            col = f"{m.name}__{w.name}"
-            if m.kind == "package_completion":
-                for i in range(len(package.items)):
-                    by_table.setdefault(m.table, []).append(_Agg(f"{col}__{i}", m, w, str(i)))
-            else:
-                by_table.setdefault(m.table, []).append(_Agg(col, m, w))
-    for table, specs in by_table.items():
-        if not engine.has_table(table):
-            raise ConfigError(f"metrics need table '{table}', which is not in the engine",
-                              fix="load it first (supportlab ingest)")
-        t = _table_for(engine, table, [s.metric for s in specs])
-        if partners is not None:
-            t = t.filter(t.partner_id.isin(list(partners)))
-        q = t.group_by("partner_id").aggregate(**_aggregations(t, specs, package))
-        q = q.rename(_pid="partner_id")
-        base = base.left_join(q, base.partner_id == q._pid).drop("_pid")
-    # one query: the engine plans every table's aggregation and the joins together
-    result = engine.execute(base).set_index("partner_id")
-    out = pd.DataFrame(index=result.index)
-    joined = pd.to_datetime(result["joined_at"])
-    for m in ms:
-        for w in windows:
-            name = f"{m.name}_{w.name}" if use_suffix else m.name
-            out[name] = _finish(m, w, result, joined, catalogue, package)
-    out.index.name = "partner_id"
-    return out.sort_index()
-
-
-def _utc(s: pd.Series) -> pd.Series:
-    s = pd.to_datetime(s)
-    if getattr(s.dt, "tz", None) is None:
-        return s.dt.tz_localize("UTC")
-    return s.dt.tz_convert("UTC")
-
-
-def _finish(m: Metric, w: Window, r: pd.DataFrame, joined: pd.Series,
-            catalogue: Mapping[str, Metric], package: Package | None) -> pd.Series:
-    col = f"{m.name}__{w.name}"
-    if m.kind in ("count", "distinct_count"):
-        return r[col].fillna(0).astype("int64")
-    if m.kind == "sum":
-        return r[col].astype("float64").fillna(0.0)
-    if m.kind == "any":
-        return r[col].fillna(0).astype("int64") > 0
-    if m.kind in ("mean", "min", "max", "latest"):
-        return pd.to_numeric(r[col], errors="coerce").astype("float64")
-    if m.kind == "days_since_last":
-        end = w.end.tz_convert("UTC")
-        last = _utc(r[col])
-        days = np.floor((end - last) / pd.Timedelta(days=1))
-        if m.if_never == "joined":
-            j = joined.dt.tz_localize(w.end.tz) if joined.dt.tz is None else joined
-            since = np.floor((w.end - j) / pd.Timedelta(days=1))
-            # a partner who joins after the window's end was not a partner yet: no value
-            days = days.fillna(since.where(since >= 0))
-        elif m.if_never != "null":
-            days = days.fillna(float(m.if_never))
-        return days.astype("float64")
-    if m.kind == "ratio":
-        num = _finish(catalogue[m.numerator], w, r, joined, catalogue, package)
-        den = _finish(catalogue[m.denominator], w, r, joined, catalogue, package)
-        return (num.astype("float64") / den.astype("float64").where(den != 0)).astype("float64")
-    if m.kind == "package_completion":
-        n = len(package.items)
-        done = sum((r[f"{col}__{i}"].fillna(0) > 0).astype("float64") for i in range(n))
-        return done / n
-    raise AssertionError(m.kind)
+    q = metrics_table(engine, metrics, windows, package=package, catalogue=catalogue,
+                      partners=partners, suffix=suffix)
+    as_of = [w.end for w in windows if w.as_of]
+    if as_of:
+        last = max(as_of).tz_convert(engine.timezone).tz_localize(None).date()
+        check_as_of(engine, last, what="metrics")
+        q = q.filter(joined_by(q, last))
+    result = engine.execute(q.drop("joined_at")).set_index("partner_id")
+    result.index.name = "partner_id"
+    return result.sort_index()
 
 
 def with_window_names(metrics: Sequence[str], windows: Sequence[Window]) -> list[str]:
@@ -546,4 +599,5 @@ def with_window_names(metrics: Sequence[str], windows: Sequence[Window]) -> list
 
 
 def rename_window(w: Window, name: str) -> Window:
+    """The same window under another name (its columns are suffixed with it)."""
     return replace(w, name=name)

@@ -36,11 +36,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ibis
 import pandas as pd
 
 from supportlab.data.engine import Engine
-from supportlab.errors import ConfigError, DataValidationError
-from supportlab.features.metrics import Metric, compute_metrics, window_asof
+from supportlab.errors import DataValidationError
+from supportlab.features.metrics import (
+    Metric,
+    check_as_of,
+    joined_by,
+    metrics_table,
+    window_asof,
+)
 
 COMPONENTS = ("login_recency", "completion", "downloads", "test_results", "material_use")
 _DEFAULT_WEIGHTS = {"login_recency": 25.0, "completion": 25.0, "downloads": 15.0,
@@ -69,33 +76,21 @@ class ScoreConfig:
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], where: str = "[score]") -> ScoreConfig:
-        allowed = ("weights", "caps", "lookback_days")
-        for k in raw:
-            if k not in allowed:
-                raise ConfigError(f"unknown key '{k}'", where=where,
-                                  fix=f"allowed keys: {', '.join(allowed)}")
-        weights = dict(_DEFAULT_WEIGHTS)
-        caps = dict(_DEFAULT_CAPS)
-        for name, target in (("weights", weights), ("caps", caps)):
-            for k, v in dict(raw.get(name, {})).items():
-                if k not in COMPONENTS:
-                    raise ConfigError(f"unknown score component '{k}'", where=f"{where} {name}",
-                                      fix=f"components: {', '.join(COMPONENTS)}")
-                if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
-                    raise ConfigError(f"{name}.{k} == {v!r}, must be a number >= 0",
-                                      where=f"{where} {name}")
-                target[k] = float(v)
-        if sum(weights.values()) <= 0:
-            raise ConfigError("the score weights sum to 0", where=f"{where} weights",
-                              fix="give at least one component a positive weight")
-        for k, v in caps.items():
-            if v <= 0:
-                raise ConfigError(f"caps.{k} must be > 0", where=f"{where} caps")
-        lb = raw.get("lookback_days", 90)
-        if not isinstance(lb, int) or lb < 1:
-            raise ConfigError(f"lookback_days == {lb!r}, must be a whole number >= 1",
-                              where=f"{where} lookback_days")
-        return cls(weights, caps, lb)
+        """Settings from a ``[score]`` mapping, every problem reported at once.
+
+        ``where`` names the file (``supportlab.toml``) in messages.
+        """
+        from supportlab.config.loader import validate
+        from supportlab.config.models import ScoreSection
+
+        file = where.removesuffix("[score]").strip() or None
+        return cls.from_section(validate(ScoreSection, dict(raw), source=file, prefix=("score",)))
+
+    @classmethod
+    def from_section(cls, sec: Any) -> ScoreConfig:
+        """Settings from a validated :class:`~supportlab.config.models.ScoreSection`."""
+        return cls(sec.weights.model_dump(), {**_DEFAULT_CAPS, **sec.caps.model_dump()},
+                   sec.lookback_days)
 
 
 def _metrics(lookback: int) -> list[Metric]:
@@ -112,7 +107,16 @@ def _metrics(lookback: int) -> list[Metric]:
 
 
 def score_components(metrics: pd.DataFrame, config: ScoreConfig | None = None) -> pd.DataFrame:
-    """Map metric values to components in 0–1 (pure pandas; see the module table)."""
+    """Map metric values to components in 0–1, for a pandas frame (see the module table).
+
+    The engine computes the same mapping with :func:`component_columns`.
+
+    Example:
+        >>> m = pd.DataFrame({"days_since_last_login": [30.0], "completions": [3],
+        ...                   "downloads": [1], "latest_test_score": [None], "material_uses": [8]})
+        >>> score_components(m).iloc[0].tolist()
+        [0.5, 0.5, 0.2, 0.0, 1.0]
+    """
     c = config or ScoreConfig()
     out = pd.DataFrame(index=metrics.index)
     days = metrics["days_since_last_login"].astype("float64")
@@ -124,32 +128,75 @@ def score_components(metrics: pd.DataFrame, config: ScoreConfig | None = None) -
     return out.astype("float64")
 
 
+def component_columns(t: ibis.Table, config: ScoreConfig | None = None, prefix: str = ""
+                      ) -> dict[str, ibis.Expr]:
+    """The components in 0–1 as engine expressions over the score's metric columns.
+
+    The same mapping as :func:`score_components`, for a table holding the metrics of
+    :func:`score_metrics` (named with ``prefix``).
+    """
+    c = config or ScoreConfig()
+    days = t[prefix + "days_since_last_login"].cast("float64")
+    return {
+        "login_recency": (1 - days / c.caps["login_recency"]).clip(0, 1).fill_null(0.0),
+        "completion": (t[prefix + "completions"] / c.caps["completion"]).clip(0, 1),
+        "downloads": (t[prefix + "downloads"] / c.caps["downloads"]).clip(0, 1),
+        "test_results": (t[prefix + "latest_test_score"] / 100).clip(0, 1).fill_null(0.0),
+        "material_use": (t[prefix + "material_uses"] / c.caps["material_use"]).clip(0, 1),
+    }
+
+
+def point_columns(t: ibis.Table, config: ScoreConfig | None = None, prefix: str = ""
+                  ) -> dict[str, ibis.Expr]:
+    """``support_score`` and ``<component>_points`` as engine expressions (see the module)."""
+    c = config or ScoreConfig()
+    comp = component_columns(t, c, prefix)
+    total = sum(c.weights.values())
+    points = {k: 100 * c.weights[k] * comp[k].cast("float64") / total for k in COMPONENTS}
+    score = points[COMPONENTS[0]]
+    for k in COMPONENTS[1:]:
+        score = score + points[k]
+    return {"support_score": score.round(6),
+            **{f"{k}_points": points[k].round(6) for k in COMPONENTS}}
+
+
+def score_metrics(config: ScoreConfig | None = None) -> list[Metric]:
+    """The metrics the score is computed from (with the score's lookback)."""
+    return _metrics((config or ScoreConfig()).lookback_days)
+
+
+def score_table(engine: Engine, as_of: dt.date | str, config: ScoreConfig | None = None,
+                tz: str | None = None) -> ibis.Table:
+    """The support score of every partner who had joined by ``as_of``, as one ibis table."""
+    c = config or ScoreConfig()
+    w = window_asof(as_of, tz or engine.timezone, c.lookback_days)
+    raw = metrics_table(engine, score_metrics(c), [w])
+    raw = raw.filter(joined_by(raw, as_of))
+    names = [m.name for m in score_metrics(c)]
+    return raw.select("partner_id", *names, **point_columns(raw, c))
+
+
 def support_score(engine: Engine, as_of: dt.date | str, config: ScoreConfig | None = None,
                   tz: str | None = None) -> pd.DataFrame:
     """The support score of every partner as of a date, with each component's contribution.
 
+    Computed in the engine in one query. Partners who had not joined by ``as_of`` are not scored
+    (they were not partners yet); a date in the future or after the last data is refused.
+
     Returns:
         Indexed by ``partner_id``: ``support_score`` (0–100), the raw inputs, and
         ``<component>_points`` (contributions summing to the score).
+
+    Raises:
+        DataValidationError: The workspace has no partners, or ``as_of`` is after its last data.
+        ConfigError: ``as_of`` is in the future.
     """
-    c = config or ScoreConfig()
-    w = window_asof(as_of, tz or engine.timezone, c.lookback_days)
-    raw = compute_metrics(engine, _metrics(c.lookback_days), [w])
-    if raw.empty:
+    check_as_of(engine, as_of, what="scores")
+    out = engine.execute(score_table(engine, as_of, config, tz)).set_index("partner_id")
+    if out.empty:
         raise DataValidationError("the workspace has no partners to score",
                                   fix="load partners first (supportlab ingest partners FILE)")
-    # partners who had not joined by then are not scored (they were not partners yet)
-    joined = engine.execute(engine.table("partners").select("partner_id", "joined_at"))
-    late = joined.loc[pd.to_datetime(joined["joined_at"]) > pd.Timestamp(as_of), "partner_id"]
-    raw = raw.drop(index=[p for p in late if p in raw.index])
-    comp = score_components(raw, c)
-    total = sum(c.weights.values())
-    out = raw.copy()
-    points = pd.DataFrame({k: 100 * c.weights[k] * comp[k] / total for k in COMPONENTS})
-    out["support_score"] = points.sum(axis=1).round(6)
-    for k in COMPONENTS:
-        out[f"{k}_points"] = points[k].round(6)
-    return out
+    return out.sort_index()
 
 
 def save_snapshot(ws: Any, as_of: dt.date | str, scores: pd.DataFrame) -> int:
@@ -223,7 +270,6 @@ def export_scores(scores: pd.DataFrame, directory: str | Path, as_of: dt.date | 
 
 def score_config(ws: Any) -> ScoreConfig:
     """The workspace's score settings (``[score]`` in supportlab.toml) or the defaults."""
-    raw = ws.config.extra.get("score", {})
-    return ScoreConfig.from_mapping(raw, where=f"{ws.config.root / 'supportlab.toml'} [score]")
+    return ScoreConfig.from_section(ws.config.score)  # validated with supportlab.toml
 
 

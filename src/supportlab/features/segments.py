@@ -5,12 +5,15 @@ the anchor date (``tenure_days``, ``tenure_band``) and its segment labels: the p
 tenure band cell of the seed article ("製品A × ランクB × 立ち上げ1年未満") and membership of named
 segments, such as a package's target segment.
 
-A segment is a mapping of conditions, all of which must hold::
+A segment is a rule of the one condition language (:mod:`supportlab.features.rules`), or its
+mapping form, shorthand for the same rule::
 
     {product: A, rank: [B, C], tenure_days: {max: 365}}
+    # is  'A' in products and rank in ['B', 'C'] and tenure_days < 365
 
 ``product`` means "carries the product"; a list means "one of"; ``{min: .., max: ..}`` bounds a
 number (``min`` inclusive, ``max`` exclusive, so ``tenure_days: {max: 365}`` is "under a year").
+Attributes are computed in the engine (:func:`attributes_table`), so segments filter there.
 
 Example:
     >>> import pandas as pd
@@ -27,11 +30,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
 
 from supportlab.data.engine import Engine
 from supportlab.errors import ConfigError
+from supportlab.features.rules import LIST_SEPARATOR, Rule, condition_rule
 
 #: default tenure bands: (label, lower bound in days inclusive, upper bound exclusive)
 TENURE_BANDS: tuple[tuple[str, float, float], ...] = (
@@ -47,6 +52,36 @@ def tenure_band(days: pd.Series, bands: Sequence[tuple[str, float, float]] = TEN
     return out
 
 
+def attributes_table(engine: Engine, as_of: dt.date | str,
+                     bands: Sequence[tuple[str, float, float]] = TENURE_BANDS) -> ibis.Table:
+    """Attributes of every partner as of a date, as one ibis table (computed in the engine).
+
+    Columns: ``partner_id, name, rank, region, manager, joined_at, tenure_days, tenure_band,
+    segment, products`` (see :func:`partner_attributes`).
+    """
+    p = engine.table("partners")
+    day = pd.Timestamp(as_of).date()
+    tenure = ibis.literal(day).delta(p.joined_at.cast("date"), unit="day").cast("float64")
+    cases = [((tenure >= lo) & (tenure < hi), label) if hi != np.inf else (tenure >= lo, label)
+             for label, lo, hi in bands]
+    band = ibis.cases(*cases, else_="unknown")
+    out = p.select("partner_id", "name", "rank", "region", "manager", "joined_at",
+                   tenure_days=tenure, tenure_band=band)
+    out = out.mutate(segment=out["rank"].cast("string").fill_null("unknown") + "×"
+                     + out.tenure_band)
+    if engine.has_table("partner_products"):
+        pp = engine.table("partner_products")
+        agg = pp.group_by("partner_id").aggregate(
+            _products=pp["product"].cast("string").collect(distinct=True).sort())
+        agg = agg.rename(_pid="partner_id")
+        out = out.left_join(agg, out.partner_id == agg._pid)
+        out = out.select(*[c for c in out.columns if c not in ("_pid", "_products")],
+                         products=out._products.join(LIST_SEPARATOR).fill_null(""))
+    else:
+        out = out.mutate(products=ibis.literal(""))
+    return out
+
+
 def partner_attributes(engine: Engine, as_of: dt.date | str,
                        bands: Sequence[tuple[str, float, float]] = TENURE_BANDS) -> pd.DataFrame:
     """Attributes of every partner as of a date (one row per partner).
@@ -54,78 +89,47 @@ def partner_attributes(engine: Engine, as_of: dt.date | str,
     Columns: ``name, rank, region, manager, joined_at, tenure_days, tenure_band, products``
     (products carried, ``|``-separated and sorted) and ``segment`` (rank × tenure band).
     """
-    p = engine.table("partners")
-    df = engine.execute(p.select("partner_id", "name", "rank", "region", "manager", "joined_at")
-                        ).set_index("partner_id").sort_index()
-    if engine.has_table("partner_products"):
-        pp = engine.table("partner_products")
-        prods = engine.execute(pp.select("partner_id", "product"))
-        agg = (prods.sort_values("product").groupby("partner_id")["product"]
-               .agg(lambda s: "|".join(dict.fromkeys(s))))
-        df["products"] = agg.reindex(df.index).fillna("")
-    else:
-        df["products"] = ""
-    anchor = pd.Timestamp(as_of).normalize()
+    df = engine.execute(attributes_table(engine, as_of, bands)).set_index("partner_id")
+    df = df.sort_index()
     joined = pd.to_datetime(df["joined_at"])
     if getattr(joined.dt, "tz", None) is not None:
         joined = joined.dt.tz_localize(None)
     df["joined_at"] = joined
-    df["tenure_days"] = (anchor - joined.dt.normalize()).dt.days.astype("Float64")
-    df["tenure_band"] = tenure_band(df["tenure_days"], bands)
-    df["segment"] = df["rank"].astype(str) + "×" + df["tenure_band"].astype(str)
+    df["tenure_days"] = df["tenure_days"].astype("Float64")
     return df
 
 
-def _condition(df: pd.DataFrame, key: str, cond: Any) -> pd.Series:
-    if key in ("product", "products"):
-        wanted = cond if isinstance(cond, (list, tuple)) else [cond]
-        carried = df["products"].fillna("").str.split("|")
-        return carried.map(lambda ps: any(str(w) in ps for w in wanted)).astype(bool)
-    if key not in df.columns:
-        import difflib
+def segment_rule(segment: str | Mapping[str, Any] | None, where: str | None = None) -> Rule | None:
+    """A segment (a rule, or its mapping form) compiled to a rule; None for "everyone".
 
-        near = difflib.get_close_matches(key, list(df.columns), n=1)
-        raise ConfigError(f"segment condition on unknown attribute '{key}'",
-                          fix=(f"did you mean '{near[0]}'? " if near else "") +
-                          f"available: {', '.join(sorted(map(str, df.columns)))}")
-    col = df[key]
-    if isinstance(cond, Mapping):
-        unknown = set(cond) - {"min", "max"}
-        if unknown:
-            raise ConfigError(f"segment bound on '{key}' uses {sorted(unknown)}",
-                              fix="use {min: ..., max: ...} (min inclusive, max exclusive)")
-        num = pd.to_numeric(col, errors="coerce")
-        ok = pd.Series(True, index=df.index)
-        if "min" in cond:
-            ok &= num >= float(cond["min"])
-        if "max" in cond:
-            ok &= num < float(cond["max"])
-        return ok.fillna(False).astype(bool)
-    if isinstance(cond, (list, tuple)):
-        return col.astype("object").isin(list(cond)).astype(bool)
-    return (col.astype("object") == cond).fillna(False).astype(bool)
+    Example:
+        >>> print(segment_rule({"product": "A", "rank": ["B"], "tenure_days": {"max": 365}}))
+        'A' in products and rank in ['B'] and tenure_days < 365
+    """
+    return condition_rule(segment, where)
 
 
-def in_segment(df: pd.DataFrame, segment: Mapping[str, Any]) -> pd.Series:
-    """Which partners (rows) satisfy every condition of a segment."""
-    ok = pd.Series(True, index=df.index)
-    for key, cond in (segment or {}).items():
-        ok &= _condition(df, str(key), cond)
-    return ok
+def in_segment(df: pd.DataFrame, segment: str | Mapping[str, Any] | None) -> pd.Series:
+    """Which partners (rows) are in a segment (every condition holds)."""
+    rule = segment_rule(segment)
+    if rule is None:
+        return pd.Series(True, index=df.index)
+    return rule.evaluate(df)
 
 
-def assign_segments(df: pd.DataFrame, segments: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+def assign_segments(df: pd.DataFrame, segments: Mapping[str, str | Mapping[str, Any]]
+                    ) -> pd.DataFrame:
     """Add one boolean column per named segment (named after the segment)."""
     out = df.copy()
     for name, seg in segments.items():
         if name in df.columns:
             raise ConfigError(f"segment name '{name}' clashes with a partner feature",
-                              fix="rename the segment")
+                              where=f"segments.{name}", fix="rename the segment")
         out[name] = in_segment(df, seg)
     return out
 
 
-def load_segments(path: str | Path | None) -> dict[str, dict[str, Any]]:
+def load_segments(path: str | Path | None) -> dict[str, Any]:
     """Named segments from a YAML file (``segments: {name: {conditions}}``); {} if absent.
 
     Example file (``experiments/segments.yaml``)::
@@ -137,28 +141,15 @@ def load_segments(path: str | Path | None) -> dict[str, dict[str, Any]]:
     Each name becomes a true/false partner feature that rules can use
     (``"new_b_partners and completion_rate < 0.5"``).
     """
-    import yaml
+    from supportlab.config.loader import load_file
+    from supportlab.config.models import SegmentsFile, plain
 
     if path is None or not Path(path).is_file():
         return {}
     p = Path(path)
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8-sig")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML ({exc})", where=str(p)) from None
-    segs = raw.get("segments") if isinstance(raw, Mapping) else None
-    if not isinstance(segs, Mapping):
-        raise ConfigError("expected a mapping with a 'segments' key", where=str(p),
-                          fix="start the file with 'segments:'")
-    out = {}
-    for name, cond in segs.items():
-        if not isinstance(cond, Mapping) or not cond:
-            raise ConfigError("a segment must be a non-empty mapping of conditions",
-                              where=f"{p}: segments.{name}",
-                              fix="write e.g. {rank: [B], tenure_days: {max: 365}}")
-        if not str(name).isidentifier():
-            raise ConfigError(f"segment name '{name}' cannot be used in rules",
-                              where=f"{p}: segments.{name}",
-                              fix="use letters, digits and underscores")
-        out[str(name)] = dict(cond)
+    spec = load_file(p, SegmentsFile)  # every problem of the file at once
+    out: dict[str, Any] = {}
+    for name, cond in spec.segments.items():
+        out[name] = plain(cond)
+        condition_rule(out[str(name)], f"{p}: segments.{name}")  # errors now, with the key
     return out
