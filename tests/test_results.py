@@ -197,3 +197,16 @@ def test_every_result_class_renders_in_both_languages():
     decision = results[-1]
     assert "reasons:" in str(decision) and "理由:" in decision.to_string("ja")
     assert decision.reasons_ja[0] not in str(decision)  # one language at a time
+
+
+def test_the_cli_prints_frames_aligned_by_display_cells(capsys):
+    from supportlab.cli.common import print_frame
+
+    df = pd.DataFrame({"name": ["関東商事", "B"], "deals": [12, 3]},
+                      index=pd.Index(["P1", "P2"], name="partner_id"))
+    print_frame(df, limit=1)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["partner_id", "name", "deals"]
+    assert out[2].split() == ["P1", "関東商事", "12"]
+    assert display_width(out[0]) == display_width(out[2])
+    assert out[-1].startswith("... 1 more rows")

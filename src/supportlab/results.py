@@ -182,25 +182,29 @@ def format_frame(df: pd.DataFrame, *, lang: str = "en", max_rows: int | None = 5
     pct_of = is_pct or _is_pct
     shown = df if max_rows is None else df.head(max_rows)
     headers: list[str] = []
-    getters: list[Callable[[Mapping[str, Any]], str]] = []
+    specs: list[tuple[str, str | None, bool]] = []  # (column, upper column of an interval, %)
     numeric: list[bool] = []
     for c in cols:
         if c in uppers:
             continue
         if c in pairs:
             prefix = pairs[c]
-            up = "upper" if prefix == "interval" else prefix + "_upper"
-            pc = pct_of(prefix) or pct_of(c)
             headers.append(label(prefix, lang))
-            getters.append(lambda r, lo=c, hi=up, pc=pc: _interval(r[lo], r[hi], pct=pc))
+            specs.append((c, "upper" if prefix == "interval" else prefix + "_upper",
+                          pct_of(prefix) or pct_of(c)))
             numeric.append(False)
         else:
             headers.append(label(c, lang))
-            pc = pct_of(c)
-            getters.append(lambda r, c=c, pc=pc: format_value(c, _scalar(r[c]), lang=lang, pct=pc))
+            specs.append((c, None, pct_of(c)))
             numeric.append(pd.api.types.is_numeric_dtype(df[c].dtype)
                            and not pd.api.types.is_bool_dtype(df[c].dtype))
-    rows = tuple(tuple(g(r) for g in getters)
+
+    def cell(r: Mapping[str, Any], c: str, up: str | None, pc: bool) -> str:
+        if up is not None:
+            return _interval(r[c], r[up], pct=pc)
+        return format_value(c, _scalar(r[c]), lang=lang, pct=pc)
+
+    rows = tuple(tuple(cell(r, *spec) for spec in specs)
                  for r in shown.to_dict(orient="records"))
     return Table(label="", headers=tuple(headers), rows=rows,
                  align=tuple("right" if n else "left" for n in numeric),
@@ -222,7 +226,7 @@ def frame_table(df: pd.DataFrame, *, max_rows: int | None = 50, lang: str = "en"
     """An aligned text table of a frame for terminals (wide characters count two cells).
 
     The CLI prints frames with it instead of ``DataFrame.to_string``, which counts characters
-    and so misaligns Japanese names.
+    and so misaligns Japanese names. A named or non-default index is shown as a first column.
 
     Example:
         >>> print(frame_table(pd.DataFrame({"name": ["関東商事", "B"], "deals": [1200, 3]})))
@@ -231,6 +235,8 @@ def frame_table(df: pd.DataFrame, *, max_rows: int | None = 50, lang: str = "en"
         関東商事  1,200
         B             3
     """
+    if df.index.name is not None or not isinstance(df.index, pd.RangeIndex):
+        df = df.reset_index()  # a meaningful index (e.g. partner_id) is shown as a column
     t = format_frame(df, lang=lang, max_rows=max_rows)
     headers = [str(c) for c in df.columns] if raw_headers and len(t.headers) == df.shape[1] \
         else list(t.headers)

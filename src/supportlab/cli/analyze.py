@@ -250,7 +250,7 @@ def analyze(file: str, arm: str, outcome: str, control: str | None, treatment: s
             seg = segment_effects(df, arm=arm, outcome=outcome, segment=segment,
                                   control=control, treatment=treatment,
                                   covariates=list(covariates), strata=strata,
-                                  method=seg_method, adjust=adjust,  # type: ignore[arg-type]
+                                  method=seg_method, adjust=adjust,
                                   confidence_level=confidence, winsorize=winsorize)
             extras["segments"] = seg.to_dict()
     except DataValidationError as exc:

@@ -144,10 +144,9 @@ def write_frame(df: pd.DataFrame, path: Path) -> Path:
 
 def print_frame(df: pd.DataFrame, limit: int = 20) -> None:
     """Show the first ``limit`` rows of a frame on the terminal."""
-    import pandas as pd
+    from supportlab.results import frame_table
 
-    with pd.option_context("display.width", 160, "display.max_columns", 12):
-        click.echo(df.head(limit).to_string())
+    click.echo(frame_table(df.head(limit), max_rows=None))  # aligned by display cells
     if len(df) > limit:
         click.echo(f"... {len(df) - limit:,} more rows (use --out to write them all)")
 
