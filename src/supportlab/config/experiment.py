@@ -2,8 +2,13 @@
 
 A *package* (支援パッケージ) binds a support template to a target segment with a week-by-week plan;
 an *experiment* delivers one version of a package to eligible partners with a control group.
-See DESIGN §5 for the format. Files are read with ``yaml.safe_load`` and every key is checked:
-an error names the file, the key path and what is allowed.
+See DESIGN §5 for the format and :mod:`supportlab.config.models` for every key. Files are read by
+the one loader (:mod:`supportlab.config.loader`): every problem of a file is reported at once,
+each as ``file: key.path``, with what is allowed and a did-you-mean.
+
+Package and experiment ids become directory names, so they are restricted to lowercase letters,
+digits, ``.``, ``_`` and ``-`` (:data:`~supportlab.config.models.SAFE_ID_PATTERN`). Two package
+files with the same id and version are refused.
 
 Example:
     >>> pkg = Package.from_dict({"id": "p", "version": 1, "steps": [
@@ -15,78 +20,19 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-import difflib
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from supportlab.config.loader import read_document, validate
+from supportlab.config.models import PACKAGE_REF_PATTERN, ExperimentFile, PackageFile, plain
+from supportlab.config.problems import ConfigFileError, Problem, did_you_mean
 from supportlab.errors import ConfigError
-from supportlab.vocab import DONE_WHEN
 
-
-def _where(path: str | None, keys: list[str | int]) -> str:
-    kp = ".".join(str(k) for k in keys) if keys else "(top level)"
-    return f"{path or '<dict>'}: {kp}" if path else kp
-
-
-def _unknown(d: Mapping[str, Any], allowed: tuple[str, ...], path: str | None,
-             keys: list[str | int]) -> None:
-    for k in d:
-        if k not in allowed:
-            near = difflib.get_close_matches(str(k), allowed, n=1)
-            hint = f"did you mean '{near[0]}'? " if near else ""
-            raise ConfigError(f"unknown key '{k}'", where=_where(path, keys),
-                              fix=f"{hint}allowed keys: {', '.join(allowed)}")
-
-
-def _need(d: Mapping[str, Any], key: str, path: str | None, keys: list[str | int]) -> Any:
-    if key not in d or d[key] is None:
-        raise ConfigError(f"missing required key '{key}'", where=_where(path, keys),
-                          fix=f"add '{key}:' to the file")
-    return d[key]
-
-
-def _typed(value: Any, kind: type | tuple[type, ...], what: str, path: str | None,
-           keys: list[str | int]) -> Any:
-    if isinstance(value, bool) and kind in (int, float, (int, float)):
-        ok = False
-    else:
-        ok = isinstance(value, kind)
-    if not ok:
-        raise ConfigError(f"{what} must be {_kind_name(kind)}, got {value!r}",
-                          where=_where(path, keys), fix=f"write {what} as {_kind_name(kind)}")
-    return value
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {int: "a whole number", float: "a number", str: "text", list: "a list",
-             dict: "a mapping", bool: "true or false"}
-    if isinstance(kind, tuple):
-        return " or ".join(names.get(k, k.__name__) for k in kind)
-    return names.get(kind, kind.__name__)
-
-
-def _read_yaml(path: str | Path) -> dict[str, Any]:
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise ConfigError("file not found", where=str(p), fix="check the path") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        loc = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"not valid YAML{loc} ({getattr(exc, 'problem', exc)})", where=str(p),
-                          fix="check indentation and quoting") from None
-    except ValueError as exc:  # e.g. a date that does not exist: start: 2026-02-30
-        raise ConfigError(f"a value cannot be read ({exc})", where=str(p),
-                          fix="check the dates (YYYY-MM-DD, a real day) and numbers") from None
-    if not isinstance(data, dict):
-        raise ConfigError("the file must hold a YAML mapping", where=str(p),
-                          fix="start with 'id: ...'")
-    return data
+__all__ = ["Design", "Experiment", "Guardrail", "Metrics", "Package", "PackageItem", "PackageStep",
+           "find_package", "load_experiment", "load_package", "package_files"]
 
 
 # -- packages -------------------------------------------------------------------------------------
@@ -110,18 +56,26 @@ class PackageStep:
 
 @dataclass(frozen=True)
 class Package:
-    """A support package: template × target segment × weekly plan, at one version."""
+    """A support package: template × target segment × weekly plan, at one version.
+
+    Attributes:
+        segment: the target segment as written: a rule (text) or the mapping sugar
+            (``{product: A, rank: [B, C]}``); ``{}`` means every partner.
+        path: the file it was read from (for messages such as ``file: segment``).
+    """
 
     id: str
     version: int
     steps: tuple[PackageStep, ...]
     owner: str | None = None
     title: str | None = None
-    segment: Mapping[str, Any] = field(default_factory=dict)
+    segment: str | Mapping[str, Any] = field(default_factory=dict)
     path: str | None = None
+    description: str | None = None
 
     @property
     def ref(self) -> str:
+        """``id@version``."""
         return f"{self.id}@{self.version}"
 
     @property
@@ -131,79 +85,87 @@ class Package:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], path: str | None = None) -> Package:
-        """Build a package from parsed YAML, checking every key."""
-        _unknown(d, ("id", "version", "owner", "title", "segment", "steps", "description"),
-                 path, [])
-        pid = str(_need(d, "id", path, []))
-        version = _typed(_need(d, "version", path, []), int, "version", path, ["version"])
-        if version < 1:
-            raise ConfigError("version must be >= 1", where=_where(path, ["version"]))
-        steps_raw = _typed(_need(d, "steps", path, []), list, "steps", path, ["steps"])
-        if not steps_raw:
-            raise ConfigError("a package needs at least one step", where=_where(path, ["steps"]))
-        steps = []
-        seen: set[str] = set()
-        for i, s in enumerate(steps_raw):
-            keys: list[str | int] = ["steps", i]
-            _typed(s, dict, "a step", path, keys)
-            _unknown(s, ("week", "items"), path, keys)
-            week = _typed(_need(s, "week", path, keys), int, "week", path, [*keys, "week"])
-            if week < 1:
-                raise ConfigError("week must be >= 1", where=_where(path, [*keys, "week"]))
-            items = []
-            for j, it in enumerate(_typed(_need(s, "items", path, keys), list, "items", path,
-                                          [*keys, "items"])):
-                ik: list[str | int] = [*keys, "items", j]
-                _typed(it, dict, "an item", path, ik)
-                _unknown(it, ("content", "done_when"), path, ik)
-                content = str(_need(it, "content", path, ik))
-                done = str(_need(it, "done_when", path, ik))
-                if done not in DONE_WHEN:
-                    near = difflib.get_close_matches(done, DONE_WHEN, n=1)
-                    hint = f"did you mean '{near[0]}'? " if near else ""
-                    raise ConfigError(f"done_when '{done}' is not an event type",
-                                      where=_where(path, [*ik, "done_when"]),
-                                      fix=f"{hint}allowed: {', '.join(DONE_WHEN)}")
-                if content in seen:
-                    raise ConfigError(f"content '{content}' appears twice in the plan",
-                                      where=_where(path, [*ik, "content"]),
-                                      fix="deliver each content once")
-                seen.add(content)
-                items.append(PackageItem(content, done))
-            steps.append(PackageStep(week, tuple(items)))
-        weeks = [s.week for s in steps]
-        if weeks != sorted(set(weeks)):
-            raise ConfigError("steps must be in increasing week order without repeats",
-                              where=_where(path, ["steps"]))
-        segment = d.get("segment") or {}
-        _typed(segment, dict, "segment", path, ["segment"])
-        return cls(pid, version, tuple(steps), d.get("owner"), d.get("title"), dict(segment),
-                   path)
+        """Build a package from parsed YAML, checking every key (all problems at once)."""
+        return cls.from_model(validate(PackageFile, d, source=path), path)
+
+    @classmethod
+    def from_model(cls, m: PackageFile, path: str | None = None) -> Package:
+        """Build a package from its validated file model."""
+        steps = tuple(PackageStep(s.week, tuple(PackageItem(i.content, i.done_when)
+                                                for i in s.items)) for s in m.steps)
+        segment = plain(m.segment) if m.segment is not None else {}
+        return cls(m.id, m.version, steps, m.owner, m.title, segment, path, m.description)
 
 
 def load_package(path: str | Path) -> Package:
     """Read a package YAML file."""
-    return Package.from_dict(_read_yaml(path), str(path))
+    doc = read_document(path)
+    return Package.from_model(validate(PackageFile, doc.data, source=str(path), document=doc),
+                              str(path))
 
 
-def find_package(ref: str, directory: str | Path) -> Package:
-    """Find ``id@version`` (or ``id`` for the highest version) among the YAML files of a folder."""
+def package_files(directories: Iterable[str | Path]) -> dict[tuple[str, int], list[Path]]:
+    """The package files of some folders, by ``(id, version)`` as written (unvalidated).
+
+    A key with two or more files is a duplicate (:func:`find_package` refuses it). Files whose
+    ``id`` or ``version`` cannot be read are left out; loading them reports why.
+    """
+    out: dict[tuple[str, int], list[Path]] = {}
+    seen: set[Path] = set()
+    for d in directories:
+        root = Path(d)
+        if not root.is_dir() or root.resolve() in seen:
+            continue
+        seen.add(root.resolve())
+        for f in sorted([*root.glob("*.yaml"), *root.glob("*.yml")]):
+            data = read_document(f).data
+            pid, ver = data.get("id"), data.get("version")
+            if isinstance(pid, str) and isinstance(ver, int) and not isinstance(ver, bool):
+                out.setdefault((pid, ver), []).append(f)
+    return out
+
+
+class _NotFound(Exception):
+    def __init__(self, what: str, fix: str) -> None:
+        super().__init__(what)
+        self.what, self.fix = what, fix
+
+
+def _locate(ref: str, directories: Sequence[str | Path]) -> Path:
     pid, _, ver = ref.partition("@")
-    found: list[Package] = []
-    d = Path(directory)
-    for f in sorted(d.glob("*.y*ml")):
-        raw = _read_yaml(f)
-        if str(raw.get("id")) == pid:
-            found.append(Package.from_dict(raw, str(f)))
-    if ver:
-        found = [p for p in found if str(p.version) == ver]
-    if not found:
-        known = sorted({str(_read_yaml(f).get("id")) for f in d.glob("*.y*ml")})
-        near = difflib.get_close_matches(pid, known, n=1)
-        hint = f"did you mean '{near[0]}'? " if near else ""
-        raise ConfigError(f"package '{ref}' not found", where=str(d),
-                          fix=f"{hint}packages here: {', '.join(known) or 'none'}")
-    return max(found, key=lambda p: p.version)
+    index = package_files(directories)
+    versions = sorted(v for (i, v) in index if i == pid)
+    if not versions:
+        ids = sorted({i for i, _ in index})
+        where = ", ".join(str(d) for d in directories) or "(no folder)"
+        raise _NotFound(f"package '{ref}' not found in {where}",
+                        did_you_mean(pid, ids, label="packages there") if ids
+                        else "add a package file to experiments/packages/")
+    if ver and int(ver) not in versions:
+        raise _NotFound(f"package '{pid}' has no version {ver}",
+                        f"versions that exist: {', '.join(map(str, versions))}")
+    version = int(ver) if ver else versions[-1]
+    files = index[(pid, version)]
+    if len(files) > 1:
+        raise ConfigError(f"package '{pid}@{version}' is defined by {len(files)} files: "
+                          + ", ".join(map(str, files)), where=str(files[0]),
+                          fix="give each version one file: raise 'version' in the newer one, "
+                              "or delete the copy")
+    return files[0]
+
+
+def find_package(ref: str, directory: str | Path | Sequence[str | Path]) -> Package:
+    """Find ``id@version`` (or ``id`` for the highest version) among the YAML files of folders.
+
+    Raises:
+        ConfigError: not found (listing the versions that exist, or the packages there), or two
+            files define the same id and version.
+    """
+    dirs = [directory] if isinstance(directory, (str, Path)) else list(directory)
+    try:
+        return load_package(_locate(ref, dirs))
+    except _NotFound as exc:
+        raise ConfigError(exc.what, where=", ".join(map(str, dirs)), fix=exc.fix) from None
 
 
 # -- experiments ----------------------------------------------------------------------------------
@@ -240,13 +202,21 @@ class Metrics:
 
     @property
     def names(self) -> list[str]:
+        """Every metric named, primary first, without repeats."""
         return list(dict.fromkeys([self.primary, *self.secondary,
                                    *(g.metric for g in self.guardrails)]))
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """An experiment delivering one package version, as configured in YAML."""
+    """An experiment delivering one package version, as configured in YAML.
+
+    Attributes:
+        eligibility: the eligibility rule as written (compiled by the rule language).
+        priority: the feature eligible partners are ranked by (``None``: the support score).
+        priority_order: ``asc`` (lowest first) or ``desc``.
+        path: the file it was read from (for messages such as ``file: eligibility``).
+    """
 
     id: str
     package: Package
@@ -259,105 +229,57 @@ class Experiment:
     alpha: float = 0.05
     language: str | None = None
     path: str | None = None
+    description: str | None = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], package: Package,
                   path: str | None = None) -> Experiment:
         """Build an experiment from parsed YAML (the package already resolved)."""
-        _unknown(d, ("id", "package", "eligibility", "priority", "design", "metrics",
-                     "decision", "report", "description"), path, [])
-        eid = str(_need(d, "id", path, []))
-        des = _typed(_need(d, "design", path, []), dict, "design", path, ["design"])
-        _unknown(des, ("control_share", "stratify_by", "seed", "start", "horizon_days",
-                       "pre_days", "max_partners"), path, ["design"])
-        start = _need(des, "start", path, ["design"])
-        if isinstance(start, str):
-            try:
-                start = dt.date.fromisoformat(start)
-            except ValueError:
-                start = None
-        if not isinstance(start, dt.date):
-            raise ConfigError("start must be a date (YYYY-MM-DD)",
-                              where=_where(path, ["design", "start"]))
-        share = float(_typed(des.get("control_share", 0.5), (int, float), "control_share", path,
-                             ["design", "control_share"]))
-        if not 0 < share < 1:
-            raise ConfigError(f"control_share == {share}, must be between 0 and 1",
-                              where=_where(path, ["design", "control_share"]))
-        strat = des.get("stratify_by") or []
-        strat = [strat] if isinstance(strat, str) else strat
-        _typed(strat, list, "stratify_by", path, ["design", "stratify_by"])
-        design = Design(
-            start=start, control_share=share, stratify_by=tuple(map(str, strat)),
-            seed=int(_typed(des.get("seed", 0), int, "seed", path, ["design", "seed"])),
-            horizon_days=int(_typed(des.get("horizon_days", 90), int, "horizon_days", path,
-                                    ["design", "horizon_days"])),
-            pre_days=int(_typed(des.get("pre_days", 90), int, "pre_days", path,
-                                ["design", "pre_days"])),
-            max_partners=des.get("max_partners"),
-        )
-        if design.horizon_days < 1 or design.pre_days < 1:
-            raise ConfigError("horizon_days and pre_days must be >= 1",
-                              where=_where(path, ["design"]))
-        m = _typed(_need(d, "metrics", path, []), dict, "metrics", path, ["metrics"])
-        _unknown(m, ("primary", "secondary", "guardrails"), path, ["metrics"])
-        guards = []
-        for i, g in enumerate(m.get("guardrails") or []):
-            gk: list[str | int] = ["metrics", "guardrails", i]
-            if isinstance(g, str):
-                g = {"metric": g}
-            _typed(g, dict, "a guardrail", path, gk)
-            _unknown(g, ("metric", "max_drop"), path, gk)
-            guards.append(Guardrail(str(_need(g, "metric", path, gk)),
-                                    float(g.get("max_drop", 0.1))))
-        secondary = m.get("secondary") or []
-        secondary = [secondary] if isinstance(secondary, str) else secondary
-        metrics = Metrics(str(_need(m, "primary", path, ["metrics"])),
-                          tuple(map(str, secondary)), tuple(guards))
-        dec = d.get("decision") or {}
-        _typed(dec, dict, "decision", path, ["decision"])
-        _unknown(dec, ("min_effect", "alpha"), path, ["decision"])
-        alpha = float(dec.get("alpha", 0.05))
-        if not 0 < alpha < 1:
-            raise ConfigError(f"alpha == {alpha}, must be between 0 and 1",
-                              where=_where(path, ["decision", "alpha"]))
-        rep = d.get("report") or {}
-        _unknown(rep, ("lang",), path, ["report"])
-        lang = rep.get("lang")
-        if lang is not None and lang not in ("ja", "en"):
-            raise ConfigError(f"report.lang == '{lang}', must be 'ja' or 'en'",
-                              where=_where(path, ["report", "lang"]))
-        prio = d.get("priority")
-        order = "asc"
-        if isinstance(prio, str) and " " in prio.strip():
-            prio, _, order = prio.strip().partition(" ")
-            order = order.strip().lower()
-            if order not in ("asc", "desc"):
-                raise ConfigError(f"priority order '{order}' must be asc or desc",
-                                  where=_where(path, ["priority"]))
-        return cls(eid, package, design, metrics, d.get("eligibility"), prio, order,
-                   float(dec.get("min_effect", 0.0)), alpha, lang, path)
+        return cls.from_model(validate(ExperimentFile, d, source=path), package, path)
+
+    @classmethod
+    def from_model(cls, m: ExperimentFile, package: Package,
+                   path: str | None = None) -> Experiment:
+        """Build an experiment from its validated file model."""
+        des = m.design
+        design = Design(des.start, des.control_share, tuple(des.stratify_by), des.seed,
+                        des.horizon_days, des.pre_days, des.max_partners)
+        metrics = Metrics(m.metrics.primary, tuple(m.metrics.secondary),
+                          tuple(Guardrail(g.metric, g.max_drop) for g in m.metrics.guardrails))
+        priority, order = None, "asc"
+        if m.priority is not None:
+            name, _, rest = m.priority.strip().partition(" ")
+            priority, order = name, (rest.strip().lower() or "asc")
+        return cls(m.id, package, design, metrics, m.eligibility, priority, order,
+                   m.decision.min_effect, m.decision.alpha, m.report.lang, path, m.description)
 
 
 def load_experiment(path: str | Path, packages_dir: str | Path | None = None) -> Experiment:
     """Read an experiment YAML file and resolve its package.
 
+    Every problem of the file is reported at once, including a package reference that does not
+    resolve (with the versions that exist).
+
     Args:
         path: the experiment file.
-        packages_dir: another folder of packages, searched after ``packages/`` next to the file.
+        packages_dir: another folder of packages, searched with ``packages/`` next to the file.
     """
     p = Path(path)
-    raw = _read_yaml(p)
-    ref = str(_need(raw, "package", str(p), []))
-    beside = p.parent / "packages"
-    dirs = [d for d in (beside, packages_dir) if d is not None and Path(d).is_dir()]
-    pkg = None
-    for d in dirs[:-1]:
+    doc = read_document(p)
+    dirs = [d for d in (p.parent / "packages", packages_dir) if d is not None]
+    package: list[Package] = []
+
+    def resolve(data: Any) -> list[Problem]:
+        ref = data.get("package")
+        if not isinstance(ref, str) or not re.fullmatch(PACKAGE_REF_PATTERN, ref):
+            return []  # the model reports it
         try:
-            pkg = find_package(ref, d)
-            break
-        except ConfigError:
-            continue
-    if pkg is None:
-        pkg = find_package(ref, dirs[-1] if dirs else beside)
-    return Experiment.from_dict(raw, pkg, str(p))
+            package.append(load_package(_locate(ref, dirs)))
+        except _NotFound as exc:
+            return [Problem(("package",), exc.what, exc.fix)]
+        except ConfigFileError as exc:  # the package file is invalid: report it here too
+            return list(exc.problems)
+        return []
+
+    model = validate(ExperimentFile, doc.data, source=str(p), document=doc, checks=[resolve])
+    return Experiment.from_model(model, package[0], str(p))

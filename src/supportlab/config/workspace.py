@@ -2,7 +2,10 @@
 
 A workspace is a directory with a ``supportlab.toml``. It names the data source (by default the
 embedded DuckDB file ``data/supportlab.duckdb``), the timezone in which timestamps without a zone
-are read (default ``Asia/Tokyo``) and the language of reports (``ja`` or ``en``).
+are read (default ``Asia/Tokyo``) and the language of reports (``ja`` or ``en``); optional
+sections choose the engine (``[engine]``, see :mod:`supportlab.data.engine`) and tune the
+support score (``[score]``, see :mod:`supportlab.features.score`). The whole file is validated by
+the one loader (:class:`~supportlab.config.models.WorkspaceFile`): every problem at once.
 
 Example:
     >>> import tempfile, pathlib
@@ -14,13 +17,13 @@ Example:
 
 from __future__ import annotations
 
-import tomllib
-import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from supportlab.errors import ConfigError, WorkspaceError
-from supportlab.vocab import LANGUAGES
+from supportlab.config.loader import read_document, validate
+from supportlab.config.models import EngineSection, ScoreSection, WorkspaceFile, WorkspaceSection
+from supportlab.errors import WorkspaceError
 
 CONFIG_NAME = "supportlab.toml"
 
@@ -44,7 +47,14 @@ reports = "reports"
 
 @dataclass(frozen=True)
 class WorkspaceConfig:
-    """Settings of one workspace, read from ``supportlab.toml``."""
+    """Settings of one workspace, read from ``supportlab.toml``.
+
+    Attributes:
+        root: the workspace directory.
+        engine: the validated ``[engine]`` section.
+        score: the validated ``[score]`` section.
+        extra: the sections other than ``[workspace]`` and ``[paths]``, as written.
+    """
 
     root: Path
     database: str = "data/supportlab.duckdb"
@@ -53,7 +63,14 @@ class WorkspaceConfig:
     memory_limit: str = "1536MB"
     experiments_dir: str = "experiments"
     reports_dir: str = "reports"
-    extra: dict = field(default_factory=dict, compare=False, repr=False)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    engine: EngineSection = field(default_factory=EngineSection, compare=False, repr=False)
+    score: ScoreSection = field(default_factory=ScoreSection, compare=False, repr=False)
+
+    @property
+    def path(self) -> Path:
+        """The ``supportlab.toml`` file."""
+        return self.root / CONFIG_NAME
 
     @property
     def database_path(self) -> Path:
@@ -66,22 +83,6 @@ class WorkspaceConfig:
     @property
     def experiments_path(self) -> Path:
         return (self.root / self.experiments_dir).resolve()
-
-
-def _check(cfg: WorkspaceConfig, where: str) -> WorkspaceConfig:
-    try:
-        zoneinfo.ZoneInfo(cfg.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"unknown timezone '{cfg.timezone}'", where=f"{where} [workspace] timezone",
-            fix="use an IANA zone name such as 'Asia/Tokyo' or 'UTC'",
-        ) from None
-    if cfg.language not in LANGUAGES:
-        raise ConfigError(
-            f"language == '{cfg.language}', must be one of {', '.join(LANGUAGES)}",
-            where=f"{where} [workspace] language", fix="set language = \"ja\" or \"en\"",
-        )
-    return cfg
 
 
 def init_workspace(directory: str | Path, *, timezone: str = "Asia/Tokyo", language: str = "ja",
@@ -102,8 +103,9 @@ def init_workspace(directory: str | Path, *, timezone: str = "Asia/Tokyo", langu
     """
     root = Path(directory).resolve()
     path = root / CONFIG_NAME
-    cfg = _check(WorkspaceConfig(root, database, timezone, language, memory_limit),
-                 str(path))
+    validate(WorkspaceSection, {"database": database, "timezone": timezone, "language": language,
+                                "memory_limit": memory_limit}, source=str(path), prefix=("workspace",))
+    cfg = WorkspaceConfig(root, database, timezone, language, memory_limit)
     if path.exists():
         if exist_ok:
             return load_config(root)
@@ -148,26 +150,12 @@ def load_config(root: str | Path | None = None) -> WorkspaceConfig:
             fix="run 'supportlab init DIR' to create a workspace, or cd into one",
         )
     path = found / CONFIG_NAME
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML ({exc})", where=str(path),
-                          fix="correct the syntax or recreate it with 'supportlab init'") from None
-    ws = data.get("workspace", {})
-    paths = data.get("paths", {})
-    known = {"database", "timezone", "language", "memory_limit"}
-    unknown = set(ws) - known
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(sorted(unknown))} in [workspace]",
-                          where=str(path), fix=f"allowed keys: {', '.join(sorted(known))}")
-    cfg = WorkspaceConfig(
-        root=found,
-        database=str(ws.get("database", "data/supportlab.duckdb")),
-        timezone=str(ws.get("timezone", "Asia/Tokyo")),
-        language=str(ws.get("language", "ja")),
-        memory_limit=str(ws.get("memory_limit", "1536MB")),
-        experiments_dir=str(paths.get("experiments", "experiments")),
-        reports_dir=str(paths.get("reports", "reports")),
-        extra={k: v for k, v in data.items() if k not in ("workspace", "paths")},
+    doc = read_document(path)
+    m = validate(WorkspaceFile, doc.data, source=str(path), document=doc)
+    return WorkspaceConfig(
+        root=found, database=m.workspace.database, timezone=m.workspace.timezone,
+        language=m.workspace.language, memory_limit=m.workspace.memory_limit.strip(),
+        experiments_dir=m.paths.experiments, reports_dir=m.paths.reports,
+        extra={k: v for k, v in doc.data.items() if k not in ("workspace", "paths")},
+        engine=m.engine, score=m.score,
     )
-    return _check(cfg, str(path))
