@@ -44,23 +44,12 @@ class EngineConfig:
 
     @classmethod
     def from_workspace(cls, cfg: WorkspaceConfig) -> EngineConfig:
-        raw = dict(cfg.extra.get("engine", {}))
-        allowed = ("kind", "path", "master", "database", "options")
-        for k in raw:
-            if k not in allowed:
-                raise ConfigError(f"unknown key '{k}' in [engine]",
-                                  where=str(cfg.root / "supportlab.toml"),
-                                  fix=f"allowed keys: {', '.join(allowed)}")
-        kind = raw.get("kind", "duckdb")
-        if kind not in KINDS:
-            raise ConfigError(f"engine kind '{kind}' is not supported",
-                              where=f"{cfg.root / 'supportlab.toml'} [engine] kind",
-                              fix=f"use one of {', '.join(KINDS)}")
-        path = raw.get("path")
+        """The ``[engine]`` section of a workspace (validated with the whole supportlab.toml)."""
+        sec = cfg.engine
+        path = sec.path
         if path is not None and not Path(path).is_absolute():
             path = str(cfg.root / path)
-        return cls(kind, path, raw.get("master", "local[2]"), raw.get("database"),
-                   dict(raw.get("options", {})))
+        return cls(sec.kind, path, sec.master, sec.database, dict(sec.options))
 
 
 class Engine:

@@ -30,7 +30,6 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import yaml
 
 from supportlab.data.encoding import detect_encoding
 from supportlab.data.schemas import FOREIGN_KEYS, TableSpec, quote_ident, table_spec
@@ -86,37 +85,24 @@ class ColumnMapping:
 
 
 def load_mapping(path: str | Path) -> ColumnMapping:
-    """Read a mapping YAML file (keys: ``table``, ``columns``, ``values``, ``sheet``)."""
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise ConfigError("mapping file not found", where=str(p),
-                          fix="check the path given to --mapping") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"mapping file is not valid UTF-8 YAML ({exc})", where=str(p),
-                          fix="save it as UTF-8 and check its indentation") from None
-    if not isinstance(data, dict):
-        raise ConfigError("mapping file must be a YAML mapping with a 'columns' key",
-                          where=str(p), fix="see 'supportlab ingest --help' for an example")
-    allowed = {"table", "columns", "values", "sheet"}
-    unknown = set(data) - allowed
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(map(str, sorted(unknown)))}", where=str(p),
-                          fix=f"allowed keys: {', '.join(sorted(allowed))}")
-    cols = data.get("columns") or {}
-    vals = data.get("values") or {}
-    if not isinstance(cols, dict) or not all(isinstance(v, str) for v in cols.values()):
-        raise ConfigError("'columns' must map export headers to canonical column names",
-                          where=f"{p} columns", fix="write e.g. columns: {代理店ID: partner_id}")
-    if not isinstance(vals, dict) or not all(isinstance(v, dict) for v in vals.values()):
-        raise ConfigError("'values' must map a canonical column to {export value: value}",
-                          where=f"{p} values", fix="write e.g. values: {event_type: {ログイン: login}}")
+    """Read a mapping YAML file (keys: ``table``, ``columns``, ``values``, ``sheet``).
+
+    Every problem of the file is reported at once, each as ``file: key.path`` (the one
+    configuration loader, :mod:`supportlab.config.loader`); with a ``table``, the canonical
+    columns it names are checked against that table.
+    """
+    from supportlab.config.checks import mapping_problems
+    from supportlab.config.loader import load_file
+    from supportlab.config.models import MappingFile
+    from supportlab.data.schemas import TABLES
+
+    tables = {t: TABLES[t].column_names for t in TABLES}
+    spec = load_file(path, MappingFile, checks=[lambda raw: mapping_problems(raw, tables)])
     return ColumnMapping(
-        columns={str(k).strip(): v for k, v in cols.items()},
-        values={c: {str(k): str(v) for k, v in m.items()} for c, m in vals.items()},
-        table=data.get("table"),
-        sheet=None if data.get("sheet") is None else str(data["sheet"]),
+        columns={k.strip(): v for k, v in spec.columns.items()},
+        values={c: dict(m) for c, m in spec.values.items()},
+        table=spec.table,
+        sheet=spec.sheet,
     )
 
 

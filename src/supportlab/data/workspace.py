@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import threading
@@ -604,12 +605,28 @@ def set_progress_bar(con: duckdb.DuckDBPyConnection, on: bool) -> bool:
         >>> set_progress_bar(duckdb.connect(), False)
         True
     """
+    if not progress_bar_settable():
+        return False
+    con.execute(f"SET enable_progress_bar = {'true' if on else 'false'}")
+    if on:
+        con.execute("SET enable_progress_bar_print = false")
+    return True
+
+
+@functools.cache
+def progress_bar_settable() -> bool:
+    """Whether this process may change DuckDB's progress bar setting (decided once per process).
+
+    Tried on a scratch in-memory database, because a refused setting inside a transaction
+    would abort the transaction.
+    """
+    scratch = duckdb.connect()
     try:
-        con.execute(f"SET enable_progress_bar = {'true' if on else 'false'}")
-        if on:
-            con.execute("SET enable_progress_bar_print = false")
+        scratch.execute("SET enable_progress_bar = false")
     except duckdb.Error:
         return False
+    finally:
+        scratch.close()
     return True
 
 
