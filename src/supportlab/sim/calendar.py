@@ -116,7 +116,8 @@ def sample_days(cum: NDArray[Any], lo: NDArray[Any], hi: NDArray[Any], u: NDArra
     """Days in ``[lo, hi)`` drawn with probability proportional to the calendar weights."""
     target = cum[lo] + u * (cum[hi] - cum[lo])
     day = np.searchsorted(cum, target, side="right") - 1
-    return np.clip(day, lo, hi - 1)
+    clipped: NDArray[Any] = np.clip(day, lo, hi - 1)
+    return clipped
 
 
 def time_of_day(rng: np.random.Generator, n: int) -> NDArray[Any]:

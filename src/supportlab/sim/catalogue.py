@@ -92,7 +92,7 @@ def content_catalogue(products: Sequence[str] = ("A", "B", "C")) -> pd.DataFrame
         >>> cat.loc[cat.content_type == "test", "content_id"].tolist()
         ['quiz-a', 'quiz-a-advanced', 'quiz-compliance']
     """
-    rows = []
+    rows: list[tuple[str, str, str | None, int, str, float]] = []
     for p in products:
         s = slug(p)
         for ctype, cid, title, pop in PRODUCT_CONTENT:

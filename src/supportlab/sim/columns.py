@@ -57,8 +57,8 @@ def fixed_ids(prefix: str, numbers: NDArray[Any], width: int) -> pa.Array:
     if n * w < 2**31:
         offsets = np.arange(0, (n + 1) * w, w, dtype=np.int32)
         return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf))
-    offsets = np.arange(0, (n + 1) * w, w, dtype=np.int64)
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf))
+    large = np.arange(0, (n + 1) * w, w, dtype=np.int64)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(large), pa.py_buffer(buf))
 
 
 def pieces(parts: list[dict[str, NDArray[Any]]]) -> Iterator[dict[str, NDArray[Any]]]:

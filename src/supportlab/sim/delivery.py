@@ -38,7 +38,7 @@ __all__ = ["DONE_WHEN", "EffectModel", "PackageStep", "simulate_delivery"]
 #: how each ``done_when`` shows in the events: the events of a done item, and what a partner
 #: who reached the step but did not finish the item leaves behind (event, value kind, chance)
 DONE_WHEN: Mapping[str, tuple[tuple[tuple[str, str | None], ...],
-                              tuple[str, str, float] | None]] = {
+                              tuple[str, str | None, float] | None]] = {
     "video_complete": ((("video_progress", "full"), ("video_complete", None)),
                        ("video_progress", "partial", 0.7)),
     "video_progress": ((("video_progress", "partial"),), None),
