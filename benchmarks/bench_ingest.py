@@ -3,6 +3,7 @@
 Each measurement runs in a fresh subprocess so that peak memory (max RSS) is its own.
 
     .venv/bin/python benchmarks/bench_ingest.py [--rows 5000000]
+    .venv/bin/python benchmarks/bench_ingest.py --tiny          # seconds: what the test suite runs
 
 Goal (issue 2): wall time within 1.5x of the floor, peak memory under 2 GB.
 """
@@ -72,7 +73,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=5_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--tiny", action="store_true",
+                    help="20,000 rows, one run: checks that the benchmark works, in seconds")
     args = ap.parse_args()
+    if args.tiny:
+        args.rows, args.repeat = 20_000, 1
     with tempfile.TemporaryDirectory() as d:
         csv = Path(d) / "events.csv"
         t = time.perf_counter()

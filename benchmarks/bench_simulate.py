@@ -1,6 +1,7 @@
 """Benchmark: simulating a PRM world of ~10 million events (generation alone, and into DuckDB).
 
     .venv/bin/python benchmarks/bench_simulate.py [--events 10000000] [--partners 20000]
+    .venv/bin/python benchmarks/bench_simulate.py --tiny        # seconds: what the test suite runs
 
 Goal (issue 2): 10 million events in under 60 s on a 2-core machine, memory bounded by chunks.
 Each measurement runs in its own subprocess so its peak memory (max RSS) is its own.
@@ -40,7 +41,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=10_000_000)
     ap.add_argument("--partners", type=int, default=20_000)
+    ap.add_argument("--tiny", action="store_true",
+                    help="20,000 events of 100 partners: checks that the benchmark works, in seconds")
     args = ap.parse_args()
+    if args.tiny:
+        args.events, args.partners = 20_000, 100
     print(f"{'':34s}{'seconds':>9s}{'events':>13s}{'peak MB':>9s}")
     for mode in ("generate", "into DuckDB"):
         with tempfile.TemporaryDirectory() as d:

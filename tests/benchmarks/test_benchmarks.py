@@ -1,0 +1,71 @@
+"""Every benchmark runs at a tiny size, so that none can rot between two `make bench` runs.
+
+The figures at this size mean nothing; what is checked is that each script runs to its end on the
+current library and that its own checks (equal results across implementations, every row loaded)
+hold.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import require
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCHMARKS = ROOT / "benchmarks"
+
+
+def run_benchmark(script: str, *args: str, timeout: float = 240) -> str:
+    """Run ``benchmarks/<script> --tiny ARGS`` from the project root; its stdout, or fail with stderr."""
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / script), "--tiny", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{script} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr[-4000:]}"
+    return proc.stdout
+
+
+def test_every_benchmark_has_a_tiny_run() -> None:
+    scripts = sorted(p.name for p in BENCHMARKS.glob("bench_*.py"))
+    tested = sorted(name for name in globals() if name.startswith("test_bench_"))
+    assert scripts, "no benchmarks found"
+    for script in scripts:
+        assert f"test_{script.removesuffix('.py')}" in tested, f"{script} has no test in {__file__}"
+        assert "--tiny" in (BENCHMARKS / script).read_text(encoding="utf-8"), f"{script} lacks --tiny"
+
+
+def test_bench_ingest() -> None:
+    out = run_benchmark("bench_ingest.py")
+    assert "events CSV: 20,000 rows" in out
+    assert "supportlab ingest" in out and "ratio ingest/floor:" in out
+
+
+def test_bench_simulate() -> None:
+    out = run_benchmark("bench_simulate.py")
+    assert "simulate (generate)" in out and "simulate (into DuckDB)" in out
+
+
+def test_bench_metrics() -> None:
+    out = run_benchmark("bench_metrics.py")
+    for line in ("supportlab / hand SQL on duckdb", "supportlab / hand SQL on parquet",
+                 "pandas / supportlab on parquet"):
+        assert line in out
+    assert "all implementations returned identical per-partner values" in out
+
+
+@pytest.mark.spark
+def test_bench_metrics_on_spark() -> None:
+    require("java", shutil.which("java") is not None, "Spark needs a Java runtime")
+    out = run_benchmark("bench_metrics.py", "--spark", "--only", "sql-duckdb,sl-spark", timeout=600)
+    assert "supportlab on Spark" in out
+    assert "all implementations returned identical per-partner values" in out
+
+
+def test_bench_estimation() -> None:
+    out = run_benchmark("bench_estimation.py")
+    assert "full analysis, 500 partners" in out
+    assert "regression adjustment, 20,000 units" in out
+
