@@ -29,9 +29,14 @@ Define extra metrics in ``experiments/metrics.yaml``::
         where: {event_type: view, content_type: campaign}
         lookback_days: 30
 
-``where`` maps a column to a value, a list of values, or operators
-``{gte: 70}`` (``gt``, ``lt``, ``lte``, ``ne``, ``in``, ``not_in``, ``is_null``). On events, the
-content columns ``content_type`` and ``product`` are available too (joined from ``contents``).
+``where`` is a rule of the one condition language over the table's columns
+(``where: "event_type == 'test_submit' and value >= 70"``), or its mapping form: a column to a
+value, a list of values, or operators ``{gte: 70}`` (``gt``, ``lt``, ``lte``, ``ne``, ``in``,
+``not_in``, ``is_null``), see :mod:`supportlab.features.rules.sugar`. On events, the content
+columns ``content_type`` and ``product`` are available too (joined from ``contents``).
+
+With an as-of window (:func:`window_asof`), partners who had not joined by the date are left
+out, and a date in the future or after the last event is refused (:func:`check_as_of`).
 
 Example:
     >>> builtin_metrics()["logins_30d"].lookback_days

@@ -19,6 +19,7 @@ import pandas as pd
 
 from supportlab.config.experiment import Experiment, Package
 from supportlab.data.engine import Engine
+from supportlab.display import Bullets, Field, Section, Table, check_lang, label, render_html
 from supportlab.errors import ConfigError, DataValidationError
 from supportlab.features.metrics import (
     Metric,
@@ -32,6 +33,7 @@ from supportlab.features.rules import RuleError, condition_rule
 from supportlab.features.rules.compile import selected
 from supportlab.features.score import COMPONENTS, ScoreConfig, point_columns, score_metrics
 from supportlab.features.segments import attributes_table, segment_rule
+from supportlab.results import format_frame
 
 #: history used for "as of" features unless a metric sets its own lookback
 DEFAULT_LOOKBACK_DAYS = 365
@@ -164,6 +166,36 @@ class TargetList:
                               fix="use a .csv or .parquet file name")
         tmp.replace(p)
         return p
+
+    def to_section(self, lang: str = "en", *, rows: int = 10) -> Section:
+        """The list as a :class:`~supportlab.display.Section`: counts, rule, priority and the
+        first ``rows`` partners."""
+        ja = check_lang(lang) == "ja"
+        items: list[Field | Bullets | Table | Section] = [
+            Field(label("as_of", lang), str(self.as_of)),
+            Field(label("rule", lang), self.rule or "—"),
+            Field(label("priority", lang), self.priority),
+            Field(label("partners", lang), f"{self.n_partners:,}"),
+            Field(label("in_segment", lang), f"{self.n_in_segment:,}"),
+            Field(label("eligible", lang), f"{self.n_eligible:,}"),
+            Field(label("kept", lang), f"{len(self.frame):,}"),
+        ]
+        if self.n_eligible == 0 and self.condition_counts:
+            items.append(Table("条件ごとの該当数" if ja else "partners meeting each condition",
+                               ("条件", "数") if ja else ("condition", "partners"),
+                               tuple((c, f"{n:,}") for c, n in self.condition_counts),
+                               ("left", "right")))
+        if len(self.frame):
+            frame = self.frame.head(rows)
+            if frame.index.name is not None:
+                frame = frame.reset_index()
+            t = format_frame(frame, lang=lang, max_rows=None)
+            items.append(Table("先頭の行" if ja else "first rows", t.headers, t.rows, t.align,
+                               max(0, len(self.frame) - rows)))
+        return Section("対象リスト" if ja else "Target list", tuple(items), self.experiment_id)
+
+    def _repr_html_(self) -> str:
+        return render_html(self.to_section())
 
     def __str__(self) -> str:
         head = (f"{self.experiment_id}: {self.n_eligible:,} eligible of {self.n_in_segment:,} "
