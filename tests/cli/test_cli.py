@@ -20,7 +20,6 @@ import supportlab as sl
 from helpers import assert_unchanged, simulated_workspace, snapshot
 from supportlab.cli import SupportlabGroup, cli
 from supportlab.cli.app import COMMANDS as COMMAND_TABLE
-from supportlab.cli.sim import holds_real_data
 
 COMMANDS = ["init", "ingest", "quarantine", "validate", "simulate", "demo"]
 EXP = "experiments/product-a-launch-2026q3.yaml"
@@ -186,7 +185,7 @@ def test_demo_builds_and_rebuilds_a_simulated_workspace(tmp_path):
     r = run("demo", "--partners", "30", "--seed", "4", cwd=w)  # a simulated world is replaced
     assert r.exit_code == 0, r.output
     with sl.Workspace.open(w) as ws:
-        assert ws.count("partners") == 30 and not holds_real_data(ws)
+        assert ws.count("partners") == 30 and not ws.holds_real_data()
 
 
 # -- output files, dates, snapshots: checked before the work ----------------------------------------
@@ -261,3 +260,24 @@ def test_a_failed_ingest_creates_nothing(tmp_path):
     r = run("ingest", "partners", str(tmp_path / "missing.csv"), cwd=w)
     assert r.exit_code == 3 and "file not found" in r.output
     assert not (w / "data" / "supportlab.duckdb").exists()
+
+
+def test_terminal_tables_line_up_with_japanese_names(world):
+    import unicodedata
+
+    r = run("targets", EXP, "--limit", "6", cwd=world)
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    rule = next(i for i, line in enumerate(lines) if line.startswith("----"))
+    starts = [i for i, ch in enumerate(lines[rule]) if ch == "-" and (i == 0 or lines[rule][i - 1] == " ")]
+    rows = lines[rule + 1: rule + 7]
+    assert len(rows) == 6 and any(unicodedata.east_asian_width(ch) == "W" for ch in rows[0])
+
+    def cells(line: str) -> str:  # one character per terminal cell
+        return "".join("XX" if unicodedata.east_asian_width(ch) in "WF" else ch for ch in line)
+
+    for line in [lines[rule - 1], *rows]:
+        c = cells(line)
+        for s in starts[1:]:
+            assert c[s - 2: s] == "  ", (line, s)  # every column starts after a two-cell gap
+    assert lines[rule - 1].split()[:4] == ["partner_id", "priority_rank", "name", "rank"]

@@ -142,19 +142,41 @@ def write_frame(df: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def print_frame(df: pd.DataFrame, limit: int = 20) -> None:
-    """Show the first ``limit`` rows of a frame on the terminal."""
-    from supportlab.results import frame_table
+def print_frame(df: pd.DataFrame, limit: int = 20, width: int | None = None,
+                first: tuple[str, ...] = ()) -> None:
+    """Show the first ``limit`` rows of a frame as an aligned table that fits the terminal.
 
-    click.echo(frame_table(df.head(limit), max_rows=None))  # aligned by display cells
-    if len(df) > limit:
-        click.echo(f"... {len(df) - limit:,} more rows (use --out to write them all)")
+    Columns line up with Japanese names (widths are counted in display cells); the columns
+    named in ``first`` come right after the index; columns that do not fit in ``width`` cells
+    (default: the terminal's) are left out and named below.
+    """
+    import shutil
+
+    from supportlab.display import display_width, text_table
+
+    width = width or max(shutil.get_terminal_size((160, 24)).columns, 80)
+    order = [c for c in first if c in df.columns] + [c for c in df.columns if c not in first]
+    head = df[order].head(limit).reset_index()
+    headers = [str(c) for c in head.columns]
+    rows = head.astype(object).where(head.notna(), None).to_numpy().tolist()
+    shown = len(headers)
+    table = text_table(rows, headers)
+    while shown > 2 and max(map(display_width, table.splitlines()), default=0) > width:
+        shown -= 1
+        table = text_table([r[:shown] for r in rows], headers[:shown])
+    click.echo(table)
+    more = [f"{len(df) - limit:,} more rows"] if len(df) > limit else []
+    if shown < len(headers):
+        more.append(f"{len(headers) - shown} more columns ({', '.join(headers[shown:])})")
+    if more:
+        click.echo(f"... {' and '.join(more)} (use --out to write them all)")
 
 
-def emit_frame(df: pd.DataFrame, out: Path | None, *, what: str = "rows", limit: int = 20) -> None:
+def emit_frame(df: pd.DataFrame, out: Path | None, *, what: str = "rows", limit: int = 20,
+               first: tuple[str, ...] = ()) -> None:
     """Write ``df`` to ``out`` and say so, or show its first rows when no file is named."""
     if out is None:
-        print_frame(df, limit)
+        print_frame(df, limit, first=first)
         return
     write_frame(df, out)
     click.echo(f"wrote {len(df):,} {what} to {out}")

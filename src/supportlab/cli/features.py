@@ -86,7 +86,8 @@ def targets(ctx: click.Context, experiment: str, as_of: str | None, out: str | N
                             score_config=score_config(ws), limit=limit,
                             segments=load_segments(ws.config.experiments_path / "segments.yaml"))
     click.echo(str(tl))
-    emit_frame(tl.frame, out_path, what="targets")
+    emit_frame(tl.frame, out_path, what="targets",
+               first=("priority_rank", "name", "rank", "support_score", "why"))
 
 
 @click.command()

@@ -20,7 +20,7 @@ from supportlab.errors import DataValidationError, WorkspaceError
 if TYPE_CHECKING:  # pragma: no cover
     from supportlab.data.workspace import Workspace
 
-__all__ = ["DEMO_END", "demo", "holds_real_data", "run_simulation", "simulate"]
+__all__ = ["DEMO_END", "demo", "run_simulation", "simulate"]
 
 #: the exclusive end of the demo world's history
 DEMO_END = dt.date(2026, 11, 1)
@@ -47,29 +47,6 @@ def simulate(ctx: click.Context, n_partners: int, seed: int, days: int, end: str
         summary = run_simulation(ws, n_partners=n_partners, seed=seed, days=days, end=end_date,
                                  events=events, replace=replace)
     click.echo(summary)
-
-
-def holds_real_data(ws: Workspace) -> bool:
-    """Whether the workspace holds data that did not come from the simulator.
-
-    Simulated worlds leave their ground truth (``sim_partners``) beside the data and never go
-    through ingest; so data count as real when anything was ingested or quarantined, when
-    tables hold rows but there is no ground truth, or when partners are missing from it.
-    """
-    guard = getattr(ws, "holds_real_data", None)
-    if callable(guard):
-        return bool(guard())
-    counts = {t: n for t, n in ws.counts().items() if n}
-    if counts.get("quarantine") or (ws.has_table("ingest_log") and ws.count("ingest_log")):
-        return True
-    if not counts:
-        return False
-    if not ws.has_table("sim_partners"):
-        return True
-    unknown = ws.query("SELECT count(*) AS n FROM partners p "
-                       "WHERE NOT EXISTS (SELECT 1 FROM sim_partners s "
-                       "WHERE s.partner_id = p.partner_id)")["n"][0]
-    return bool(unknown)
 
 
 def run_simulation(ws: Workspace, *, n_partners: int, seed: int, days: int, end: dt.date,
@@ -126,7 +103,7 @@ def demo(ctx: click.Context, n_partners: int, seed: int) -> None:
     config = load_config(root)
     if config.database_path.exists():
         with Workspace.open(config.root, read_only=True, config=config) as ws:
-            if holds_real_data(ws):
+            if ws.holds_real_data():
                 sizes = ", ".join(f"{t} {n:,}" for t, n in ws.counts().items() if n)
                 raise WorkspaceError(
                     f"the workspace holds data that did not come from the simulator ({sizes}); "
