@@ -8,7 +8,7 @@ import pytest
 
 import supportlab as sl
 from supportlab.config.loader import load_file, read_document, validate
-from supportlab.config.models import FILE_KINDS, METRIC_KINDS, SCORE_COMPONENTS, ENGINE_KINDS
+from supportlab.config.models import ENGINE_KINDS, FILE_KINDS, METRIC_KINDS, SCORE_COMPONENTS
 from supportlab.config.problems import ConfigFileError, Problem
 
 

@@ -29,10 +29,11 @@ from typing import Any
 from supportlab.config.loader import read_document, validate
 from supportlab.config.models import PACKAGE_REF_PATTERN, ExperimentFile, PackageFile, plain
 from supportlab.config.problems import ConfigFileError, Problem, did_you_mean
+from supportlab.display import Bullets, Field, Section, Table, check_lang, label, render_html, render_text
 from supportlab.errors import ConfigError
 
 __all__ = ["Design", "Experiment", "Guardrail", "Metrics", "Package", "PackageItem", "PackageStep",
-           "find_package", "load_experiment", "load_package", "package_files"]
+           "find_package", "load_experiment", "load_package", "package_files", "segment_text"]
 
 
 # -- packages -------------------------------------------------------------------------------------
@@ -83,6 +84,30 @@ class Package:
         """Every item of the plan, week by week."""
         return [i for s in self.steps for i in s.items]
 
+    def to_section(self, lang: str = "en") -> Section:
+        """The package as a :class:`~supportlab.display.Section`: id@version, owner, segment and
+        the weekly plan (rendered by ``str()``, ``_repr_html_`` and reports)."""
+        ja = check_lang(lang) == "ja"
+        items: list[Field | Bullets | Table | Section] = [
+            Field(label("owner", lang), self.owner or "—"),
+            Field(label("segment", lang), segment_text(self.segment)
+                  or ("全パートナー" if ja else "every partner")),
+        ]
+        if self.description:
+            items.append(Field("説明" if ja else "description", self.description))
+        rows = tuple((str(s.week), i.content, i.done_when) for s in self.steps for i in s.items)
+        items.append(Table(label("steps", lang),
+                           ("週", "コンテンツ", "完了の条件") if ja else ("week", "content", "done when"),
+                           rows, ("right", "left", "left")))
+        headline = self.ref + (f" — {self.title}" if self.title else "")
+        return Section(label("package", lang) if ja else "Package", tuple(items), headline)
+
+    def __str__(self) -> str:
+        return render_text(self.to_section())
+
+    def _repr_html_(self) -> str:
+        return render_html(self.to_section())
+
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], path: str | None = None) -> Package:
         """Build a package from parsed YAML, checking every key (all problems at once)."""
@@ -123,6 +148,26 @@ def package_files(directories: Iterable[str | Path]) -> dict[tuple[str, int], li
             if isinstance(pid, str) and isinstance(ver, int) and not isinstance(ver, bool):
                 out.setdefault((pid, ver), []).append(f)
     return out
+
+
+def segment_text(segment: str | Mapping[str, Any]) -> str:
+    """A segment as one line: the rule as written, or the mapping sugar as ``key: value`` pairs.
+
+    Example:
+        >>> segment_text({"product": "A", "rank": ["B", "C"], "tenure_days": {"max": 365}})
+        'product: A, rank: [B, C], tenure_days: {max: 365}'
+    """
+    if isinstance(segment, str):
+        return segment
+
+    def one(v: Any) -> str:
+        if isinstance(v, Mapping):
+            return "{" + ", ".join(f"{k}: {one(x)}" for k, x in v.items()) + "}"
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(one(x) for x in v) + "]"
+        return str(v)
+
+    return ", ".join(f"{k}: {one(v)}" for k, v in segment.items())
 
 
 class _NotFound(Exception):
@@ -230,6 +275,40 @@ class Experiment:
     language: str | None = None
     path: str | None = None
     description: str | None = None
+
+    def to_section(self, lang: str = "en") -> Section:
+        """The experiment as a :class:`~supportlab.display.Section`: package, targeting,
+        design, metrics and decision settings, with the package's own section nested."""
+        ja = check_lang(lang) == "ja"
+        d, m = self.design, self.metrics
+        guards = ", ".join(f"{g.metric} (max drop {g.max_drop * 100:g}%)" for g in m.guardrails)
+        order = {"asc": "昇順" if ja else "lowest first",
+                 "desc": "降順" if ja else "highest first"}.get(self.priority_order,
+                                                                self.priority_order)
+        rows: list[tuple[str, str]] = [
+            ("package", self.package.ref),
+            ("eligibility", self.eligibility or "—"),
+            ("priority", f"{self.priority or 'support_score'} ({order})"),
+            ("start", d.start.isoformat()), ("horizon_days", f"{d.horizon_days:,}"),
+            ("control_share", f"{d.control_share * 100:g}%"),
+            ("stratify_by", ", ".join(d.stratify_by) or "—"), ("seed", str(d.seed)),
+            ("max_partners", "—" if d.max_partners is None else f"{d.max_partners:,}"),
+            ("primary", m.primary), ("secondary", ", ".join(m.secondary) or "—"),
+            ("guardrails", guards or "—"), ("min_effect", f"{self.min_effect:g}"),
+            ("alpha", f"{self.alpha:g}"), ("report", self.language or "—"),
+        ]
+        items: list[Field | Bullets | Table | Section] = [Field(label(k, lang), v)
+                                                          for k, v in rows]
+        if self.description:
+            items.append(Field("説明" if ja else "description", self.description))
+        items.append(self.package.to_section(lang))
+        return Section("実験" if ja else "Experiment", tuple(items), self.id)
+
+    def __str__(self) -> str:
+        return render_text(self.to_section())
+
+    def _repr_html_(self) -> str:
+        return render_html(self.to_section())
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], package: Package,

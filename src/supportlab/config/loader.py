@@ -304,7 +304,12 @@ def _is_union(ann: Any) -> bool:
 def _walk(model: type[BaseModel], loc: Sequence[str | int]) -> _Spot:
     spot = _Spot()
     ann: Any = model
+    key_type: Any = None
     for elem in loc:
+        if elem == "[key]":  # the key before it is wrong, not its value
+            spot.is_key = True
+            ann = key_type
+            continue
         ann = _strip(ann)
         while _is_union(ann):
             tags = _tags(ann)
@@ -334,14 +339,10 @@ def _walk(model: type[BaseModel], loc: Sequence[str | int]) -> _Spot:
             spot.field = None
             ann = args[0] if args else None
         elif origin in (dict, Mapping) and args:
-            if elem == "[key]":
-                spot.is_key = True
-                ann = args[0]
-            else:
-                spot.loc.append(elem)
-                spot.field = None
-                ann = args[1]
-        elif elem != "[key]":
+            spot.loc.append(elem)
+            spot.field = None
+            key_type, ann = args[0], args[1]
+        else:
             spot.loc.append(elem)
     spot.annotation = ann
     return spot
@@ -422,7 +423,7 @@ def _problem(err: Any, spot: _Spot) -> Problem:
         owner = spot.parent
         noun = getattr(owner, "noun", "key")
         allowed = [f.alias or n for n, f in owner.model_fields.items()] if owner else []
-        return Problem(loc[:-1], f"unknown {noun} '{key}'",
+        return Problem(loc, f"unknown {noun} '{key}'",
                        did_you_mean(key, allowed, label=f"allowed {noun}s" if noun != "key"
                                     else "allowed keys"))
     if kind == "not_allowed":
@@ -458,7 +459,7 @@ def _problem(err: Any, spot: _Spot) -> Problem:
                 "less_than_equal": "<="}[kind]
         bound = next(iter(ctx.values()), "")
         return Problem(loc, f"{key} == {_show(value)}, must be {sign} {bound}", hint)
-    if kind == "too_short":
+    if kind in ("too_short", "string_too_short"):
         what = "must not be empty" if not value else f"needs at least {ctx.get('min_length')} items"
         return Problem(loc, what, hint)
     if kind == "string_pattern_mismatch":
