@@ -281,3 +281,35 @@ def test_terminal_tables_line_up_with_japanese_names(world):
         for s in starts[1:]:
             assert c[s - 2: s] == "  ", (line, s)  # every column starts after a two-cell gap
     assert lines[rule - 1].split()[:4] == ["partner_id", "priority_rank", "name", "rank"]
+
+
+@pytest.fixture(scope="module")
+def old_world(tmp_path_factory):
+    """A workspace whose logs end a month before today (an export of last month)."""
+    from supportlab.data.workspace import write_simulation
+    from supportlab.sim.simulate import SimulationConfig, simulate_world
+
+    root = tmp_path_factory.mktemp("old")
+    end = dt.date.today() - dt.timedelta(days=30)
+    sl.init_workspace(root)
+    with sl.Workspace.open(root) as ws:
+        write_simulation(ws, simulate_world(SimulationConfig(n_partners=60, days=90, end=end, seed=2)))
+    return root, end
+
+
+@pytest.mark.parametrize("command", [["metrics", "--metric", "logins_30d"], ["score", "--no-snapshot"]])
+def test_without_as_of_the_data_end_is_used_and_said(old_world, tmp_path, command):
+    root, end = old_world
+    r = run(*command, "--out", str(tmp_path / ("m.csv" if command[0] == "metrics" else "s")), cwd=root)
+    assert r.exit_code == 0, r.output
+    assert f"as of {end}, the day after the latest event" in r.output
+
+
+@pytest.mark.parametrize("command", [["metrics"], ["targets", EXP], ["score", "--no-snapshot"]])
+def test_a_date_after_the_last_data_is_refused_alike(old_world, command):
+    root, end = old_world
+    late = (end + dt.timedelta(days=10)).isoformat()
+    r = run(*command, "--as-of", late, cwd=root)
+    assert r.exit_code == 4, r.output
+    assert r.output.startswith("error: ") and "after the last data" in r.output
+    assert "Traceback" not in r.output

@@ -27,9 +27,10 @@ from supportlab.errors import ConfigError, WorkspaceError
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from supportlab.data.engine import Engine
     from supportlab.data.workspace import Workspace
 
-__all__ = ["ENGINE_OPTION", "OUT_SUFFIXES", "as_of_date", "check_out_file", "emit_frame",
+__all__ = ["ENGINE_OPTION", "OUT_SUFFIXES", "as_of_date", "check_out_file", "default_as_of", "emit_frame",
            "open_workspace", "parse_date", "print_frame", "progress", "write_frame"]
 
 #: the file types a command's ``--out`` may name
@@ -94,6 +95,24 @@ def as_of_date(value: str | None, option: str = "--as-of") -> dt.date | None:
     if day is not None and day > dt.date.today():
         raise ConfigError(f"{option} {day} is in the future: features and scores are a record of "
                           "what partners did", fix="give today's date or an earlier one")
+    return day
+
+
+def default_as_of(engine: Engine) -> dt.date:
+    """The as-of date when none is given: today, or the day after the latest event if earlier.
+
+    Features as of a date describe the days before it; a workspace whose logs end before today
+    (an export of last month, a simulated world) is described as of the end of its data. The
+    choice is said on stderr, so that piped output stays clean.
+    """
+    from supportlab.features.metrics import last_data_day
+
+    today = dt.date.today()
+    last = last_data_day(engine)
+    if last is None or last + dt.timedelta(days=1) >= today:
+        return today
+    day = last + dt.timedelta(days=1)
+    click.echo(f"as of {day}, the day after the latest event (give --as-of to choose)", err=True)
     return day
 
 

@@ -7,7 +7,6 @@ leaves no file and no database behind.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import click
@@ -17,6 +16,7 @@ from supportlab.cli.common import (
     OUT_SUFFIXES,
     as_of_date,
     check_out_file,
+    default_as_of,
     emit_frame,
     open_workspace,
 )
@@ -27,7 +27,8 @@ _OUT_HELP = f"Write the rows to a {', '.join(OUT_SUFFIXES)} file."
 
 
 @click.command()
-@click.option("--as-of", "as_of", help="Date (YYYY-MM-DD): history before it (default: today).")
+@click.option("--as-of", "as_of", help="Date (YYYY-MM-DD): history before it (default: today, "
+              "or the day after the latest event if earlier).")
 @click.option("--metric", "names", multiple=True, help="Metric names (default: all built-ins).")
 @click.option("--lookback-days", default=365, show_default=True, type=click.IntRange(1))
 @click.option("--package", "package_ref",
@@ -47,14 +48,15 @@ def metrics(ctx: click.Context, as_of: str | None, names: tuple[str, ...], lookb
     from supportlab.features.metrics import compute_metrics, load_metrics, window_asof
 
     out_path = check_out_file(out)
-    day = as_of_date(as_of) or dt.date.today()
+    given = as_of_date(as_of)
     with open_workspace(ctx, read_only=True) as ws:
+        eng = connect(ws, engine_kind)
+        day = given or default_as_of(eng)
         catalogue = load_metrics(ws.config.experiments_path / "metrics.yaml")
         package = (find_package(package_ref, ws.config.experiments_path / "packages")
                    if package_ref else None)
         chosen = list(names) or [n for n, m in catalogue.items()
                                  if m.kind != "package_completion" or package is not None]
-        eng = connect(ws, engine_kind)
         df = compute_metrics(eng, chosen, [window_asof(day, ws.config.timezone, lookback_days)],
                              catalogue=catalogue, package=package)
     emit_frame(df, out_path)
@@ -91,7 +93,8 @@ def targets(ctx: click.Context, experiment: str, as_of: str | None, out: str | N
 
 
 @click.command()
-@click.option("--as-of", "as_of", help="Date (YYYY-MM-DD) of the score (default: today).")
+@click.option("--as-of", "as_of", help="Date (YYYY-MM-DD) of the score (default: today, or the "
+              "day after the latest event if earlier).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="reports/score",
               show_default=True, help="Directory for support_score_<date>.csv/.parquet.")
 @click.option("--no-snapshot", is_flag=True,
@@ -110,9 +113,11 @@ def score(ctx: click.Context, as_of: str | None, out_dir: str, no_snapshot: bool
     from supportlab.features.score import export_scores, save_snapshot, score_config, score_movement
     from supportlab.features.score import support_score as compute_score
 
-    day = as_of_date(as_of) or dt.date.today()
+    given = as_of_date(as_of)
     with open_workspace(ctx, read_only=no_snapshot) as ws:
-        sc = compute_score(connect(ws, engine_kind), day, score_config(ws))
+        eng = connect(ws, engine_kind)
+        day = given or default_as_of(eng)
+        sc = compute_score(eng, day, score_config(ws))
         names = ws.query("SELECT partner_id, name FROM partners").set_index("partner_id")["name"]
         if no_snapshot:
             change = score_movement(ws, day, scores=sc)
