@@ -408,3 +408,91 @@ def test_deal_stage_and_won_must_agree(ws, tmp_path):
     s = sl.ingest(ws, "deals", [f])
     assert (s.rows_loaded, s.rows_quarantined) == (1, 1)
     assert quarantine(ws).reason[0].startswith("won: must agree with stage")
+
+
+# -- defects a new user met ------------------------------------------------------------------------
+
+
+def test_events_before_partners_are_quarantined_with_the_fix(tmp_path):
+    sl.init_workspace(tmp_path)
+    ws = sl.Workspace.open(tmp_path)
+    f = write(tmp_path / "e.csv", HEADER + GOOD)
+    s = sl.ingest(ws, "events", f)  # no partners, no contents yet
+    assert (s.rows_loaded, s.rows_quarantined) == (0, 3)
+    reasons = dict(s.files[0].reasons)
+    assert reasons["partner_id: unknown partner (the partners table is empty: ingest partners first)"] == 3
+    assert reasons["content_id: unknown content (the contents table is empty: ingest contents first)"] == 2
+    assert ws.count("events") == 0  # nothing that validate would reject afterwards
+
+
+def test_reingesting_a_file_does_not_point_to_an_empty_batch(ws, tmp_path):
+    f = write(tmp_path / "e.csv", HEADER + GOOD)
+    sl.ingest(ws, "events", f)
+    again = sl.ingest(ws, "events", f)
+    assert (again.rows_loaded, again.rows_quarantined, again.duplicates_skipped) == (0, 0, 3)
+    assert "all 3 rows were already loaded; nothing quarantined" in str(again)
+    assert "quarantined:" not in str(again)
+
+    bad = write(tmp_path / "bad.csv", HEADER + GOOD + "E4,P404,u,2026-01-05 09:00,login,,\n")
+    first = sl.ingest(ws, "events", bad)
+    assert first.rows_quarantined == 1
+    repeat = sl.ingest(ws, "events", bad)
+    assert (repeat.rows_quarantined, repeat.already_quarantined) == (0, 1)
+    assert repeat.files[0].reasons == ()
+    text = str(repeat)
+    assert "nothing new was loaded or quarantined" in text
+    assert f"--batch {first.batch_id}" in text and f"--batch {repeat.batch_id}" not in text
+    batches = ws.query("SELECT batch_id, count(*) AS n FROM quarantine GROUP BY 1")
+    assert batches.batch_id.tolist() == [first.batch_id]  # no empty batch to look at
+    log = ws.query("SELECT batch_id, rows_quarantined FROM ingest_log ORDER BY loaded_at")
+    assert log.rows_quarantined.tolist()[-2:] == [1, 0]
+
+
+def test_strict_lists_every_reason(ws, tmp_path):
+    f = write(tmp_path / "e.csv", HEADER +
+              "E1,P404,u,2026-01-05 09:00,login,,\n"
+              "E2,P1,u,yesterday,login,,\n"
+              "E3,P1,u,2026-01-05 09:00,dance,,\n"
+              "E4,P1,u,2026-01-05 09:00,video_progress,video-a-intro,140\n")
+    with pytest.raises(sl.DataValidationError) as err:
+        sl.ingest(ws, "events", f, strict=True)
+    text = str(err.value)
+    for reason in ("partner_id: unknown partner", "ts: not a timestamp",
+                   "event_type: must be one of", "value: must be within 0–100"):
+        assert reason in text, text
+    assert "more reason" not in text
+
+
+def test_many_reasons_are_counted_not_dropped(ws, tmp_path):
+    from supportlab.data.ingestion import MAX_REASONS_SHOWN
+
+    rows = "".join(f"E{i},P1,u,2026-01-05 09:00,kind{i},,\n" for i in range(3))
+    f = write(tmp_path / "e.csv", HEADER + rows)
+    s = sl.ingest(ws, "events", f)
+    assert s.rows_quarantined == 3 and len(s.files[0].reasons) == 1  # one reason, three rows
+    many = "".join(f"X{i},P{i + 100},u,2026-01-05 09:00,login,c{i},\n" for i in range(40))
+    s = sl.ingest(ws, "events", write(tmp_path / "m.csv", HEADER + many))
+    assert sum(n for _, n in s.files[0].reasons) == 80  # both reasons of every row, counted
+    assert len(s.files[0].reasons) == 2 and MAX_REASONS_SHOWN >= 2
+
+
+def test_ingest_takes_one_path_and_a_mapping_path(ws, tmp_path):
+    f = write(tmp_path / "e.csv", "イベントID,代理店ID,日時,種別\nE1,P1,2026-01-05 09:00,ログイン\n")
+    m = tmp_path / "events.yaml"
+    m.write_text("table: events\ncolumns: {イベントID: event_id, 代理店ID: partner_id, 日時: ts, "
+                 "種別: event_type}\nvalues: {event_type: {ログイン: login}}\n", encoding="utf-8")
+    s = sl.ingest(ws, "events", str(f), mapping=str(m))
+    assert s.rows_loaded == 1
+    assert sl.ingest(ws, "events", f, mapping=m).duplicates_skipped == 1  # Path objects too
+    with pytest.raises(sl.ConfigError, match="files must be a path or a list of paths, not int"):
+        sl.ingest(ws, "events", 42)
+    with pytest.raises(sl.ConfigError, match=r"files\[1\] is a int, not a path"):
+        sl.ingest(ws, "events", [f, 42])
+    with pytest.raises(sl.ConfigError, match="no files given"):
+        sl.ingest(ws, "events", [])
+    with pytest.raises(sl.ConfigError, match="mapping must be a ColumnMapping or the path"):
+        sl.ingest(ws, "events", f, mapping=42)
+    with pytest.raises(sl.ConfigError, match=r"nope\.yaml: file not found"):
+        sl.ingest(ws, "events", f, mapping=tmp_path / "nope.yaml")
+    with pytest.raises(sl.ConfigError, match="needs an open workspace"):
+        sl.ingest(str(tmp_path), "events", f)

@@ -118,6 +118,8 @@ class FileSummary:
     duplicates_skipped: int
     reasons: tuple[tuple[str, int], ...] = ()
     notes: tuple[str, ...] = ()
+    #: invalid rows identical to rows an earlier ingest quarantined (not quarantined again)
+    already_quarantined: int = 0
 
 
 @dataclass(frozen=True)
@@ -150,15 +152,30 @@ class IngestSummary:
              "loaded": f.rows_loaded, "quarantined": f.rows_quarantined,
              "duplicates_skipped": f.duplicates_skipped} for f in self.files])
 
+    @property
+    def already_quarantined(self) -> int:
+        return sum(f.already_quarantined for f in self.files)
+
     def __str__(self) -> str:
         lines = [f"{self.table}: read {self.rows_read:,}, loaded {self.rows_loaded:,}, "
                  f"quarantined {self.rows_quarantined:,}, duplicates skipped "
                  f"{self.duplicates_skipped:,}"]
+        if self.rows_read and not self.rows_loaded and not self.rows_quarantined:
+            if self.already_quarantined:
+                lines.append(f"all {self.rows_read:,} rows were already loaded or quarantined "
+                             "by an earlier ingest; nothing new was loaded or quarantined")
+            else:
+                lines.append(f"all {self.rows_read:,} rows were already loaded; nothing "
+                             "quarantined")
         for f in self.files:
-            for reason, n in f.reasons:
-                lines.append(f"  {Path(f.source).name}: {n:,} row(s) quarantined: {reason}")
+            name = Path(f.source).name
+            for reason, n in f.reasons[:MAX_REASONS_SHOWN]:
+                lines.append(f"  {name}: {n:,} row(s) quarantined: {reason}")
+            if len(f.reasons) > MAX_REASONS_SHOWN:
+                lines.append(f"  {name}: and {len(f.reasons) - MAX_REASONS_SHOWN:,} more "
+                             "reason(s): see supportlab quarantine --batch " + self.batch_id)
             for note in f.notes:
-                lines.append(f"  {Path(f.source).name}: {note}")
+                lines.append(f"  {name}: {note}")
         return "\n".join(lines)
 
 
@@ -536,35 +553,61 @@ def _ingest_file(ws: Workspace, spec: TableSpec, path: Path, mapping: ColumnMapp
             reason = reason.replace("{first}", str(lines.line(int(first) - r0)))
         quarantined.append((lines.line(int(rid) - r0), reason, record))
     n_quarantine = len(quarantined)
+    reasons = _count_reasons(r for _, r, _ in quarantined)
     if strict and n_quarantine:
-        top: dict[str, int] = {}
-        for _, reason, _ in quarantined:
-            top[reason] = top.get(reason, 0) + 1
-        what = "; ".join(f"{r} ({n:,} rows)" for r, n in sorted(top.items(), key=lambda x: -x[1])[:3])
-        raise DataValidationError(f"{n_quarantine:,} invalid row(s) in strict mode: {what}",
-                                  where=str(path),
-                                  fix="fix the rows or drop --strict to quarantine them; "
-                                      "nothing was loaded")
+        raise DataValidationError(
+            f"{n_quarantine:,} invalid row(s) in strict mode: {_list_reasons(reasons, '; ')}",
+            where=str(path), fix="fix the rows or drop --strict to quarantine them; nothing was loaded")
     loaded = n_read - n_quarantine - dup
+    inserted, earlier = 0, []
     if quarantined:
         q = pd.DataFrame(quarantined, columns=["source_row", "reason", "record"])
         con.register("_quarantined", q)
         try:
-            con.execute(
+            inserted = con.execute(
                 "INSERT INTO quarantine SELECT ?, ?, ?, source_row, reason, CAST(record AS JSON), "
                 "now() FROM _quarantined n WHERE NOT EXISTS (SELECT 1 FROM quarantine o "
-                "WHERE o.table_name = ? AND CAST(o.record AS VARCHAR) = n.record) "
+                "WHERE o.table_name = ? AND o.batch_id <> ? AND CAST(o.record AS VARCHAR) = n.record) "
                 "ORDER BY source_row",
-                [batch, spec.name, str(path.resolve()), spec.name]).fetchall()
+                [batch, spec.name, str(path.resolve()), spec.name, batch]).fetchall()[0][0]
+            if inserted < n_quarantine:  # the same rows were quarantined by an earlier ingest
+                earlier = [r[0] for r in con.execute(
+                    "SELECT DISTINCT o.batch_id FROM quarantine o JOIN _quarantined n ON "
+                    "CAST(o.record AS VARCHAR) = n.record WHERE o.table_name = ? AND "
+                    "o.batch_id <> ? ORDER BY 1 LIMIT 3", [spec.name, batch]).fetchall()]
         finally:
             con.unregister("_quarantined")
-    reasons = pd.Series([r for _, r, _ in quarantined], dtype=object).value_counts()
-    reasons = sorted(reasons.items(), key=lambda x: (-x[1], x[0]))[:8]
+    already = n_quarantine - int(inserted)
+    if already:
+        notes.append(f"{already:,} invalid row(s) were quarantined by an earlier ingest and not "
+                     "again (see supportlab quarantine --batch " + ", --batch ".join(earlier) + ")")
     con.execute("INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
                 [batch, spec.name, str(path.resolve()), _fingerprint(path), n_read, loaded,
-                 n_quarantine, dup])
-    return FileSummary(str(path), src.encoding, int(n_read), int(loaded), int(n_quarantine),
-                       int(dup), tuple((r, int(n)) for r, n in reasons), tuple(notes))
+                 int(inserted), dup])
+    return FileSummary(str(path), src.encoding, int(n_read), int(loaded), int(inserted),
+                       int(dup), tuple(reasons) if inserted else (), tuple(notes), already)
+
+
+#: reasons listed by name in summaries and strict-mode errors; the rest are counted
+MAX_REASONS_SHOWN = 10
+
+
+def _count_reasons(row_reasons: Iterable[str]) -> list[tuple[str, int]]:
+    """Rows per single reason (a row may have several, joined by '; '), most frequent first."""
+    counts: dict[str, int] = {}
+    for text in row_reasons:
+        for reason in dict.fromkeys(text.split("; ")):
+            counts[reason] = counts.get(reason, 0) + 1
+    return sorted(counts.items(), key=lambda x: (-x[1], x[0]))
+
+
+def _list_reasons(reasons: Sequence[tuple[str, int]], sep: str) -> str:
+    """Every reason with its row count, or the first ones and 'and N more reasons'."""
+    shown = [f"{r} ({n:,} row{'s' if n != 1 else ''})" for r, n in reasons[:MAX_REASONS_SHOWN]]
+    rest = len(reasons) - len(shown)
+    if rest:
+        shown.append(f"and {rest:,} more reason{'s' if rest != 1 else ''}")
+    return sep.join(shown)
 
 
 def _check_new_rows(ws: Workspace, spec: TableSpec, thr: int,
