@@ -190,7 +190,10 @@ class TargetList:
             if frame.index.name is not None:
                 frame = frame.reset_index()
             t = format_frame(frame, lang=lang, max_rows=None)
-            items.append(Table("先頭の行" if ja else "first rows", t.headers, t.rows, t.align,
+            # feature names as written in rules, not display labels
+            headers = (tuple(str(c) for c in frame.columns) if len(t.headers) == frame.shape[1]
+                       else t.headers)
+            items.append(Table("先頭の行" if ja else "first rows", headers, t.rows, t.align,
                                max(0, len(self.frame) - rows)))
         return Section("対象リスト" if ja else "Target list", tuple(items), self.experiment_id)
 
