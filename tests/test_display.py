@@ -120,3 +120,105 @@ def test_markdown_rendering_escapes_html_and_pipes():
     assert "<script>" not in md and "- &lt;script&gt;alert(1)&lt;/script&gt;" in md
     assert "| id | name |" in md and "|---:|---|" in md
     assert "#### nested" in md
+
+
+# -- rich displays of the objects a notebook user meets first ---------------------------------------
+
+NASTY = "<b>関東&</b>"
+
+
+def _package():
+    from supportlab.config.experiment import Package
+
+    return Package.from_dict({
+        "id": "pkg-a", "version": 2, "owner": "tanaka", "title": NASTY,
+        "segment": {"product": "A", "rank": ["B", "C"]},
+        "steps": [{"week": 1, "items": [{"content": "video-a-intro", "done_when": "video_complete"},
+                                        {"content": "proposal-template-a", "done_when": "download"}]},
+                  {"week": 2, "items": [{"content": "training-a",
+                                         "done_when": "training_complete"}]}]})
+
+
+def test_package_display():
+    pkg = _package()
+    text = str(pkg)
+    assert text.splitlines()[0] == f"Package: pkg-a@2 — {NASTY}"
+    assert "owner    tanaka" in text and "product: A, rank: [B, C]" in text
+    assert any(ln.split() == ["1", "proposal-template-a", "download"] for ln in text.splitlines())
+    page = pkg._repr_html_()
+    assert NASTY not in page and "&lt;b&gt;関東&amp;&lt;/b&gt;" in page and "training-a" in page
+    assert "週ごとの計画" in __import__("supportlab.display").display.render_text(
+        pkg.to_section("ja"))
+
+
+def test_experiment_display_nests_its_package():
+    import datetime as dt
+
+    from supportlab.config.experiment import Design, Experiment, Guardrail, Metrics
+
+    exp = Experiment("exp-1", _package(), Design(dt.date(2026, 10, 1), stratify_by=("rank",),
+                                                  seed=7),
+                     Metrics("deals_registered", ("pipeline_amount",),
+                             (Guardrail("portal_logins", 0.1),)),
+                     eligibility=f"name == '{NASTY}'", min_effect=0.3)
+    text = str(exp)
+    assert text.splitlines()[0] == "Experiment: exp-1"
+    for part in ("pkg-a@2", "2026-10-01", "control share  50%", "portal_logins (max drop 10%)",
+                 "  Package: pkg-a@2"):
+        assert part in text
+    page = exp._repr_html_()
+    assert NASTY not in page and page.count("<div") == 2
+
+
+def test_validation_report_display():
+    from supportlab.data.schemas import Failure, ValidationReport
+
+    ok = ValidationReport()
+    assert "all checks passed" in ok._repr_html_()
+    bad = ValidationReport((Failure("partners", "rank", "one of S, A, B, C", 1234, (NASTY,)),))
+    page = bad._repr_html_()
+    assert "1 failing check(s), 1,234 row(s)" in page and "1,234" in page
+    assert NASTY not in page and "&lt;b&gt;関東&amp;&lt;/b&gt;" in page
+    assert str(bad).startswith("partners.rank")  # the terminal text is unchanged
+
+
+def test_target_list_display():
+    import datetime as dt
+
+    import pandas as pd
+
+    from supportlab.features.targeting import TargetList
+
+    frame = pd.DataFrame({"name": [NASTY, "B"], "support_score": [12.5, 40.0],
+                          "why": ["completion_rate < 0.5", "no login"]},
+                         index=pd.Index(["P1", "P2"], name="partner_id"))
+    tl = TargetList("exp-1", dt.date(2026, 10, 1), "completion_rate < 0.5", "support_score",
+                    frame, n_partners=1500, n_in_segment=300, n_eligible=2)
+    page = tl._repr_html_()
+    assert NASTY not in page and "&lt;b&gt;関東&amp;&lt;/b&gt;" in page
+    for part in ("1,500", "completion_rate &lt; 0.5", "partner_id", "P2", "first rows"):
+        assert part in page
+    empty = TargetList("exp-1", dt.date(2026, 10, 1), "x > 1", "support_score", frame.head(0),
+                       n_partners=10, n_in_segment=5, condition_counts=(("x > 1", 0),))
+    assert "partners meeting each condition" in empty._repr_html_()
+
+
+def test_workspace_display(tmp_path):
+    import supportlab as sl
+    from helpers import simulated_workspace
+
+    root = tmp_path / "ws<b>&"
+    sl.init_workspace(root)
+    ws = sl.Workspace.open(root)
+    assert "no data yet" in str(ws) and "read only  no" in str(ws)
+    assert repr(ws).startswith("Workspace(root=")
+    page = ws._repr_html_()
+    assert "ws<b>&" not in page and "ws&lt;b&gt;&amp;" in page
+    sim = simulated_workspace(tmp_path / "sim", n_partners=30, seed=1)
+    text = str(sim)
+    assert "engine     duckdb" in text and "events " in text
+    assert any(ln.split()[:1] == ["partners"] and ln.split()[-1] == "30"
+               for ln in text.splitlines())
+    assert "<table>" in sim._repr_html_()
+    ro = sl.Workspace.open(sim.config.root, read_only=True)
+    assert "read only  yes" in str(ro)

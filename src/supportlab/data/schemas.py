@@ -27,6 +27,7 @@ from pandera.extensions import register_check_method
 from pandera.typing import Series
 
 from supportlab import vocab
+from supportlab.display import Section, Table, check_lang, render_html
 from supportlab.errors import DataValidationError
 
 __all__ = [
@@ -406,6 +407,26 @@ class ValidationReport:
             ex = ", ".join(f.examples)
             lines.append(f"{f.table}.{f.column}: {f.check} failed for {f.count:,} row(s), e.g. {ex}")
         return "\n".join(lines)
+
+    def to_section(self, lang: str = "en") -> Section:
+        """The report as a :class:`~supportlab.display.Section`: ok, or one row per failure."""
+        ja = check_lang(lang) == "ja"
+        if self.ok:
+            return Section("検証" if ja else "Validation",
+                           headline="すべての検査に合格" if ja else "all checks passed")
+        rows = sum(f.count for f in self.failures)
+        headline = (f"{len(self.failures):,} 件の検査で {rows:,} 行が不合格" if ja
+                    else f"{len(self.failures):,} failing check(s), {rows:,} row(s)")
+        table = Table("失敗" if ja else "failures",
+                      ("テーブル", "列", "検査", "行数", "例") if ja
+                      else ("table", "column", "check", "rows", "examples"),
+                      tuple((f.table, f.column, f.check, f"{f.count:,}", ", ".join(f.examples))
+                            for f in self.failures),
+                      ("left", "left", "left", "right", "left"))
+        return Section("検証" if ja else "Validation", (table,), headline)
+
+    def _repr_html_(self) -> str:
+        return render_html(self.to_section())
 
     def __add__(self, other: ValidationReport) -> ValidationReport:
         return ValidationReport(

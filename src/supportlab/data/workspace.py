@@ -51,6 +51,8 @@ from supportlab.data.schemas import (
     sql_checks,
     table_spec,
 )
+from supportlab.display import Bullets, Field, Section, Table, check_lang, render_html, render_text
+from supportlab.display import label as field_label
 from supportlab.errors import WorkspaceError
 
 #: seconds to wait for a database file another process holds (``SUPPORTLAB_LOCK_TIMEOUT``)
@@ -531,6 +533,50 @@ class Workspace:
             lines.append(f"deals {d.n[0]:,}, won {d.won[0]:,}, won revenue "
                          f"{(d.rev[0] or 0):,.0f}")
         return "\n".join(lines)
+
+    def to_section(self, lang: str = "en") -> Section:
+        """The workspace as a :class:`~supportlab.display.Section`: database, engine, access,
+        the date range of the events and every table with its row count."""
+        ja = check_lang(lang) == "ja"
+        engine = self.config.engine
+        items: list[Field | Bullets | Table | Section] = [
+            Field(field_label("database", lang), str(self.path)),
+            Field(field_label("engine", lang), engine.kind + (f" ({engine.path})" if engine.path else "")),
+            Field("タイムゾーン" if ja else "timezone", self.config.timezone),
+            Field(field_label("read_only", lang), ("はい" if ja else "yes") if self.read_only
+                  else ("いいえ" if ja else "no")),
+        ]
+        try:
+            counts = self.counts()
+            span = (self.query("SELECT min(ts) AS lo, max(ts) AS hi FROM events")
+                    if counts.get("events") else None)
+        except (WorkspaceError, duckdb.Error) as exc:
+            items.append(Field("状態" if ja else "status", f"cannot read the database: {exc}"))
+            return Section("ワークスペース" if ja else "Workspace", tuple(items),
+                           str(self.config.root))
+        if span is not None:
+            items.append(Field("イベントの期間" if ja else "events",
+                               f"{span.lo[0]:%Y-%m-%d} – {span.hi[0]:%Y-%m-%d}"))
+        if counts:
+            items.append(Table(field_label("tables", lang),
+                               ("テーブル", "行数") if ja else ("table", "rows"),
+                               tuple((name, f"{n:,}") for name, n in counts.items()),
+                               ("left", "right")))
+        else:
+            items.append(Field("状態" if ja else "status",
+                               "データはまだありません" if ja else "no data yet"))
+        return Section("ワークスペース" if ja else "Workspace", tuple(items),
+                       str(self.config.root))
+
+    def __repr__(self) -> str:
+        return (f"Workspace(root={str(self.config.root)!r}, database={str(self.path)!r}, "
+                f"read_only={self.read_only})")
+
+    def __str__(self) -> str:
+        return render_text(self.to_section())
+
+    def _repr_html_(self) -> str:
+        return render_html(self.to_section())
 
     # -- validation ----------------------------------------------------------------------------
 
