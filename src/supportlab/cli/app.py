@@ -63,7 +63,8 @@ COMMANDS: dict[str, CommandRef] = {
                         "(支援スコア) of every partner and export it for dashboards."),
     "analyze": CommandRef("supportlab.cli.analyze", "analyze", "Estimate the effect of "
                           "assignment on OUTCOME from FILE (CSV or Parquet, one row per unit)."),
-    "schema": CommandRef("supportlab.cli.schema", "schema", None),
+    "schema": CommandRef("supportlab.cli.schema", "schema", "Print the JSON Schema of a file KIND "
+                         "(experiment, package, metrics, ...)."),
 }
 
 
