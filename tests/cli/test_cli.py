@@ -313,3 +313,27 @@ def test_a_date_after_the_last_data_is_refused_alike(old_world, command):
     assert r.exit_code == 4, r.output
     assert r.output.startswith("error: ") and "after the last data" in r.output
     assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize(("error", "code"), [
+    (sl.ConfigError("bad key", where="x.yaml: design.seed", fix="give a number"), 2),
+    (sl.InputFileError("file not found", where="a.csv", fix="check the path"), 3),
+    (sl.DataValidationError("2 rows failed", where="events", fix="correct them"), 4),
+    (sl.WorkspaceError("no workspace", fix="run supportlab init"), 5),
+    (RuntimeError("something broke\nsecond line"), 1),
+])
+def test_each_error_class_keeps_its_exit_code_and_one_paragraph(error, code):
+    @click.command("fail")
+    def fail() -> None:
+        raise error
+
+    group = SupportlabGroup(name="supportlab", params=[click.Option(["--debug"], is_flag=True)])
+    group.add_command(fail)
+    r = CliRunner().invoke(group, ["fail"])
+    assert r.exit_code == code
+    assert r.output.startswith("error: ") and r.output.count("\n") == 1
+    assert "Traceback" not in r.output
+    if code == 1:
+        assert "unexpected RuntimeError: something broke (run again with --debug" in r.output
+    r = CliRunner().invoke(group, ["--debug", "fail"])
+    assert r.exit_code == code and "Traceback" in r.output
