@@ -222,3 +222,19 @@ def test_workspace_display(tmp_path):
     assert "<table>" in sim._repr_html_()
     ro = sl.Workspace.open(sim.config.root, read_only=True)
     assert "read only  yes" in str(ro)
+
+
+def test_ingest_summary_display():
+    from supportlab.data.ingestion import FileSummary, IngestSummary
+
+    summary = IngestSummary("partners", "b-0001", (
+        FileSummary("/in/<b>関東&.csv", "cp932", 1500, 1490, 8, 2,
+                    reasons=((f"rank {NASTY} is not one of S, A, B, C", 8),)),))
+    page = summary._repr_html_()
+    assert NASTY not in page and "<b>関東" not in page and "&lt;b&gt;関東&amp;.csv" in page
+    assert "&lt;b&gt;関東&amp;&lt;/b&gt; is not one of" in page
+    for part in ("1,490 row(s) loaded into partners", "8 quarantined", "cp932", "1,500", "b-0001",
+                 "quarantine reasons"):
+        assert part in page
+    assert "取り込み" in __import__("supportlab.display").display.render_text(
+        summary.to_section("ja"))

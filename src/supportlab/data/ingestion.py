@@ -56,6 +56,7 @@ from supportlab.data.staging import (
     value_map,
 )
 from supportlab.data.workspace import Workspace
+from supportlab.display import Bullets, Field, Section, Table, check_lang, label, render_html
 from supportlab.errors import ConfigError, DataValidationError, InputFileError
 
 __all__ = ["ColumnMapping", "FileSummary", "IngestSummary", "detect_encoding", "ingest",
@@ -151,6 +152,36 @@ class IngestSummary:
             {"source": f.source, "encoding": f.encoding, "read": f.rows_read,
              "loaded": f.rows_loaded, "quarantined": f.rows_quarantined,
              "duplicates_skipped": f.duplicates_skipped} for f in self.files])
+
+    def to_section(self, lang: str = "en") -> Section:
+        """The summary as a :class:`~supportlab.display.Section`: one row per file with rows
+        read, loaded, quarantined and skipped as duplicates, then the reasons."""
+        ja = check_lang(lang) == "ja"
+        headers = (("ファイル", "文字コード", "読んだ行", "読み込んだ行", "隔離した行", "重複でスキップ")
+                   if ja else ("file", "encoding", "read", "loaded", "quarantined",
+                               "duplicates skipped"))
+        rows = tuple((Path(f.source).name, f.encoding or "—", f"{f.rows_read:,}",
+                      f"{f.rows_loaded:,}", f"{f.rows_quarantined:,}",
+                      f"{f.duplicates_skipped:,}") for f in self.files)
+        reasons = tuple(f"{Path(f.source).name}: {n:,} — {reason}"
+                        for f in self.files for reason, n in f.reasons)
+        notes = tuple(f"{Path(f.source).name}: {note}" for f in self.files for note in f.notes)
+        headline = (f"{self.rows_loaded:,} row(s) loaded into {self.table}, "
+                    f"{self.rows_quarantined:,} quarantined, {self.duplicates_skipped:,} "
+                    "duplicate(s) skipped")
+        if ja:
+            headline = (f"{self.table} に {self.rows_loaded:,} 行を読み込み、{self.rows_quarantined:,} "
+                        f"行を隔離、重複 {self.duplicates_skipped:,} 行をスキップ")
+        items: tuple[Field | Bullets | Table | Section, ...] = (
+            Field(label("batch", lang), self.batch_id),
+            Table(label("files", lang), headers, rows, ("left", "left", *(["right"] * 4))),
+            Bullets("隔離の理由" if ja else "quarantine reasons", reasons),
+            Bullets(label("notes", lang), notes),
+        )
+        return Section("取り込み" if ja else "Ingest", items, headline)
+
+    def _repr_html_(self) -> str:
+        return render_html(self.to_section())
 
     @property
     def already_quarantined(self) -> int:
