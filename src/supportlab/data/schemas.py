@@ -405,7 +405,7 @@ class ValidationReport:
         lines = []
         for f in self.failures:
             ex = ", ".join(f.examples)
-            lines.append(f"{f.table}.{f.column}: {f.check} failed for {f.count:,} row(s), e.g. {ex}")
+            lines.append(f"{f.table}.{f.column}: {f.check} ({f.count:,} row(s), e.g. {ex})")
         return "\n".join(lines)
 
     def to_section(self, lang: str = "en") -> Section:
@@ -435,13 +435,23 @@ class ValidationReport:
         )
 
 
-def _describe_check(check: object) -> str:
-    text = str(check)
-    return text.replace("<Check ", "").rstrip(">")
+#: the value types of the workspace in the user's words (shared by ingest and validate_frame)
+TYPE_WORDS = {"VARCHAR": "text", "BIGINT": "whole number", "DOUBLE": "number",
+              "BOOLEAN": "true/false value", "DATE": "date", "TIMESTAMPTZ": "timestamp",
+              "TIMESTAMP": "date and time"}
+
+#: empty stand-ins for optional columns a frame leaves out (ingest reads them as empty too)
+_EMPTY_DTYPES = {"TIMESTAMPTZ": "datetime64[ns, UTC]", "DATE": "datetime64[ns]",
+                 "TIMESTAMP": "datetime64[ns]", "DOUBLE": "float64", "BOOLEAN": "boolean",
+                 "BIGINT": "Int64"}
 
 
 def validate_frame(df: pd.DataFrame, table: str) -> ValidationReport:
     """Validate a pandas DataFrame against a canonical table's schema, lazily.
+
+    Failures are named in the words ingest uses (``must be one of S, A, B, C``, ``must not be
+    in the future``, ``not a number``, ``key must be unique``). Optional columns may be left
+    out, as in an export.
 
     Args:
         df: the data, with canonical column names.
@@ -449,6 +459,11 @@ def validate_frame(df: pd.DataFrame, table: str) -> ValidationReport:
 
     Returns:
         A :class:`ValidationReport`; ``report.ok`` is True when every check passed.
+
+    Example:
+        >>> bad = pd.DataFrame({"partner_id": ["P1"], "name": ["Acme"], "rank": ["Z"]})
+        >>> print(validate_frame(bad, "partners"))
+        partners.rank: must be one of S, A, B, C (1 row(s), e.g. row 0: 'Z')
     """
     spec = table_spec(table)
     naive = []
@@ -460,11 +475,39 @@ def validate_frame(df: pd.DataFrame, table: str) -> ValidationReport:
                                      (f"dtype {s.dtype}; localize with "
                                       ".dt.tz_localize('Asia/Tokyo') or your zone",)))
     pre = ValidationReport(tuple(naive))
-    if naive:  # run the remaining checks on a stand-in so each problem is reported once
+    absent = [c for c in spec.columns if c.nullable and c.name not in df.columns]
+    if naive or absent:  # run the remaining checks on a stand-in so each problem is reported once
         df = df.copy()
         for f in naive:
             df[f.column] = pd.to_datetime(df[f.column], errors="coerce").dt.tz_localize("UTC")
+        for c in absent:
+            df[c.name] = pd.Series(pd.NA if c.sql_type in ("BOOLEAN", "BIGINT") else None,
+                                   index=df.index, dtype=_EMPTY_DTYPES.get(c.sql_type, object))
     return pre + _validate_pandera(df, spec)
+
+
+def _in_user_words(spec: TableSpec, context: str, column: str, check: str,
+                   number: Any, case: Any) -> tuple[str, str]:
+    """(column, check) of one pandera failure, in the words of ingest's reasons."""
+    n = None if number is None or pd.isna(number) else int(number)
+    if context == "Column" and column in spec.column_names:
+        col = spec.column(column)
+        if check == "not_nullable":
+            return column, "is required"
+        if check.startswith(("coerce_dtype(", "dtype(")):
+            return column, f"not a {TYPE_WORDS.get(col.sql_type, col.sql_type.lower())}"
+        if n is not None and n < len(col.checks):
+            name, stats = col.checks[n]
+            return column, _column_failure_sql(col, name, stats)[0]
+    elif check == "column_in_dataframe":
+        return str(case), "column is missing (required)"
+    elif "uniqueness" in check or check == "unique":
+        return "+".join(spec.key), "key must be unique"
+    elif n is not None and n < len(spec.table_checks):
+        name, stats = spec.table_checks[n]
+        target, label, _ = _table_failure_sql(name, stats)
+        return target, label
+    return column, check
 
 
 def _validate_pandera(df: pd.DataFrame, spec: TableSpec) -> ValidationReport:
@@ -473,15 +516,38 @@ def _validate_pandera(df: pd.DataFrame, spec: TableSpec) -> ValidationReport:
         spec.model.validate(df, lazy=True)
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases.copy()
+        fc["check"] = fc["check"].astype(str)
         fc["column"] = fc["column"].fillna("(table)").astype(str)
-        fc["check"] = fc["check"].map(_describe_check)
+        # a value that is not of the column's type is reported once, as such: drop the
+        # repeated dtype failure and the checks that could not compare it
+        coerced = fc["check"].str.startswith("coerce_dtype(")
+        if coerced.any():
+            typed = set(fc.loc[coerced, "column"])
+            repeat = fc["check"].str.startswith("dtype(") & fc["column"].isin(typed)
+            failed = fc["failure_case"].map(lambda v: isinstance(v, str) and v.startswith(
+                "TypeError(")) & fc["index"].isna()
+            fc = fc[~(repeat | failed)]
+        cache: dict[tuple[Any, ...], tuple[str, str]] = {}
+        pairs = []
+        for ctx, col, chk, num, case in zip(fc["schema_context"], fc["column"], fc["check"],
+                                            fc["check_number"], fc["failure_case"], strict=True):
+            key = (ctx, col, chk, None if pd.isna(num) else int(num),
+                   str(case) if chk == "column_in_dataframe" else None)
+            if key not in cache:
+                cache[key] = _in_user_words(spec, str(ctx), col, chk, key[3], case)
+            pairs.append(cache[key])
+        fc["column"] = [c for c, _ in pairs]
+        fc["check"] = [w for _, w in pairs]
         failures = []
         for (col, chk), grp in fc.groupby(["column", "check"], sort=False):
+            if grp["index"].notna().all():  # a table-wide check reports each cell of a row
+                grp = grp.drop_duplicates("index")
             examples = []
             for _, r in grp.head(MAX_EXAMPLES).iterrows():
                 idx = r.get("index")
                 where = f"row {idx}" if idx is not None and not pd.isna(idx) else "table"
-                examples.append(f"{where}: {r['failure_case']!r}")
+                v = r["failure_case"]
+                examples.append(f"{where}: {v!r}" if isinstance(v, str) else f"{where}: {v}")
             failures.append(Failure(table, str(col), str(chk), len(grp), tuple(examples)))
         tidy = fc.rename(columns={"index": "row"})[["column", "check", "failure_case", "row"]]
         tidy.insert(0, "table", table)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from supportlab.data.schemas import FOREIGN_KEYS, TableSpec, quote_ident, sql_checks
+from supportlab.data.schemas import FOREIGN_KEYS, TYPE_WORDS, TableSpec, quote_ident, sql_checks
 from supportlab.data.sources import HeaderMapping, Source, sql_str
 
 
@@ -32,8 +32,6 @@ __all__ = ["SENTINEL", "Reference", "fails_sql", "id_columns", "key_expr", "reas
            "record_sql", "stage_sql", "value_map"]
 
 
-_KIND = {"VARCHAR": "text", "BIGINT": "whole number", "DOUBLE": "number",
-         "BOOLEAN": "true/false value", "DATE": "date", "TIMESTAMPTZ": "timestamp"}
 
 
 _TRUE = ("true", "t", "1", "yes", "y", "はい", "○", "won", "受注")
@@ -108,7 +106,7 @@ def stage_sql(spec: TableSpec, src: Source, mapping: HeaderMapping,
             raw_of[col.name] = rname
             type_fail.append(
                 f"CASE WHEN {rname} IS NOT NULL AND {quote_ident(col.name)} IS NULL THEN "
-                f"{sql_str(col.name + ': not a ' + _KIND.get(col.sql_type, col.sql_type))} END")
+                f"{sql_str(col.name + ': not a ' + TYPE_WORDS.get(col.sql_type, col.sql_type))} END")
             typed = _cast(rname, col.sql_type, stype)
         else:
             typed = f"CAST(NULL AS {col.sql_type})"
