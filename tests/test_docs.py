@@ -66,3 +66,56 @@ def test_readme_quick_start_is_two_commands() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     block = text.split("## Quick start", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
     assert block.split() == ["make", "demo", "make", "test"]
+
+
+def _resolve(dotted: str) -> object:
+    """The object a dotted name stands for: the longest importable module, then attributes."""
+    import importlib
+
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj: object = importlib.import_module(".".join(parts[:i]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ModuleNotFoundError(dotted)
+
+
+def architecture_commands() -> dict[str, tuple[str, str, list[str]]]:
+    """docs/architecture.md's command table: command -> (module, function, library names called)."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    out = {}
+    for command, module, function, calls in _table_rows(text, "## Commands"):
+        out[command.strip("`")] = (module.strip("`"), function.strip("`"),
+                                   re.findall(r"`(supportlab\.[\w.]+)`", calls))
+    return out
+
+
+def test_architecture_lists_every_command_with_its_module_and_function() -> None:
+    import click
+
+    from supportlab.cli import cli
+
+    ctx = click.Context(cli)
+    documented = architecture_commands()
+    assert sorted(documented) == sorted(cli.list_commands(ctx))
+    for name, (module, function, calls) in documented.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None, name
+        assert _resolve(f"{module}.{function}") is command, f"{name}: not {module}.{function}"
+        assert calls, f"{name}: no library function named"
+        for dotted in calls:
+            assert callable(_resolve(dotted)), f"{name}: {dotted} is not callable"
+
+
+def test_architecture_names_every_subpackage() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    layout = text.split("## The package by stage", 1)[1].split("## The layer contract", 1)[0]
+    package = ROOT / "src" / "supportlab"
+    for sub in sorted(p.name for p in package.iterdir() if (p / "__init__.py").exists()):
+        assert f"`{sub}/`" in layout, sub
+    for base in ("errors.py", "vocab.py", "results.py", "display.py"):
+        assert f"`{base}`" in layout, base
