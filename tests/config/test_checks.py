@@ -54,3 +54,33 @@ def test_an_empty_catalogue_says_how_to_fill_it():
     exp = sl.load_experiment(EXP)
     (first, *_) = experiment_problems(exp, contents=set())
     assert "supportlab ingest contents" in str(first)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    from helpers import simulated_workspace
+
+    ws = simulated_workspace(tmp_path_factory.mktemp("world"), n_partners=60, seed=3)
+    yield ws
+    ws.close()
+
+
+def test_targeting_checks_the_experiment_against_the_workspace(world, tmp_path):
+    from supportlab.data.engine import connect
+
+    text = EXP.read_text(encoding="utf-8").replace("stratify_by: [rank, tenure_band]",
+                                                   "stratify_by: [rnk, tenure_band]")
+    text = text.replace("primary: deals_registered", "primary: deals_registerd")
+    (tmp_path / "packages").mkdir()
+    pkg = (EXP.parent / "packages" / "product-a-launch.yaml").read_text(encoding="utf-8")
+    (tmp_path / "packages" / "kit.yaml").write_text(pkg.replace("quiz-a", "quiz-z"), "utf-8")
+    f = tmp_path / "e.yaml"
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigFileError) as info:
+        sl.select_targets(connect(world), sl.load_experiment(f))
+    where = {p.where for p in info.value.problems}
+    assert where == {f"{f}: metrics.primary", f"{f}: design.stratify_by.0",
+                     f"{tmp_path / 'packages' / 'kit.yaml'}: steps.1.items.1.content"}
+    assert "did you mean 'deals_registered'?" in str(info.value)
+    assert "did you mean 'quiz-" in str(info.value)
+    assert len(sl.select_targets(connect(world), sl.load_experiment(EXP)).frame) > 0
