@@ -242,6 +242,12 @@ def select_targets(engine: Engine, experiment: Experiment, *, as_of: dt.date | s
     package = experiment.package
     t = features_table(engine, day, package=package, catalogue=catalogue,
                        score_config=score_config, segments=segments)
+    from supportlab.config.checks import check_experiment  # names the files use must exist
+
+    ids = set(engine.execute(engine.table("contents").select("content_id"))["content_id"]
+              ) if engine.has_table("contents") else set()
+    check_experiment(experiment, metrics=catalogue or builtin_metrics(), columns=t.columns,
+                     contents=ids or None)
     tz = engine.timezone
     seg_rule = segment_rule(package.segment, f"{_where(package, package.ref)}: segment")
     where = f"{_where(experiment, experiment.id)}: eligibility"
