@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "ColumnMapping": "supportlab.data.ingestion",
     "ComplierEstimate": "supportlab.stats.complier",
     "ConfigError": "supportlab.errors",
+    "ConfigFileError": "supportlab.config.problems",
     "DataValidationError": "supportlab.errors",
     "Decision": "supportlab.stats.decision",
     "Engine": "supportlab.data.engine",
@@ -55,6 +56,7 @@ _EXPORTS: dict[str, str] = {
     "analyze": "supportlab.stats.estimation",
     "balance_check": "supportlab.stats.checks",
     "builtin_metrics": "supportlab.features.metrics",
+    "check_experiment": "supportlab.config.checks",
     "complier_effect": "supportlab.stats.complier",
     "compute_metrics": "supportlab.features.metrics",
     "confidence_sequence": "supportlab.stats.sequential",
@@ -68,6 +70,7 @@ _EXPORTS: dict[str, str] = {
     "ingest": "supportlab.data.ingestion",
     "init_workspace": "supportlab.config.workspace",
     "load_config": "supportlab.config.workspace",
+    "load_file": "supportlab.config.loader",
     "load_experiment": "supportlab.config.experiment",
     "load_mapping": "supportlab.data.ingestion",
     "load_metrics": "supportlab.features.metrics",
@@ -108,7 +111,10 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from supportlab.config.checks import check_experiment  # noqa: F401
     from supportlab.config.experiment import Experiment, Package, load_experiment, load_package  # noqa: F401
+    from supportlab.config.loader import load_file  # noqa: F401
+    from supportlab.config.problems import ConfigFileError  # noqa: F401
     from supportlab.config.workspace import WorkspaceConfig, init_workspace, load_config  # noqa: F401
     from supportlab.data.engine import Engine, connect  # noqa: F401
     from supportlab.data.ingestion import ColumnMapping, IngestSummary, ingest, load_mapping  # noqa: F401
