@@ -666,8 +666,8 @@ def _sd_at_horizon(seed: int) -> float:
 def _library_hashes() -> dict[str, str]:
     """SHA-256 of the library modules the figures came from (they are edited over time)."""
     root = Path(supportlab.__file__).parent
-    return {f: hashlib.sha256((root / f).read_bytes()).hexdigest()
-            for f in ("estimation.py", "checks.py", "sequential.py")}
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted((root / "stats").glob("*.py"))}
 
 
 def _rate(x: np.ndarray) -> tuple[float, float]:

@@ -7,6 +7,7 @@ hold.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -69,3 +70,18 @@ def test_bench_estimation() -> None:
     assert "full analysis, 500 partners" in out
     assert "regression adjustment, 20,000 units" in out
 
+
+
+def test_validation_script_runs_at_a_tiny_size(tmp_path: Path) -> None:
+    """validation/validate_estimators.py (minutes at its real size) runs every section end to end."""
+    out_json = tmp_path / "results.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "validation" / "validate_estimators.py"),
+                           "--sims", "20", "--workers", "1", "--extended", "--bootstrap-variants",
+                           "--json", str(out_json)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    for section in ("repeated looks", "post-stratification", "ratio metric", "complier effect",
+                    "8 segments", "guardrail non-inferiority"):
+        assert section in proc.stdout, section
+    hashes = json.loads(out_json.read_text(encoding="utf-8"))["library_sha256"]
+    assert "stats/estimation.py" in hashes and "stats/sequential.py" in hashes
