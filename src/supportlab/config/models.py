@@ -107,7 +107,7 @@ def plain(value: Any) -> Any:
 
     Example:
         >>> plain({"tenure_days": Bound(max=365)})
-        {'tenure_days': {'max': 365}}
+        {'tenure_days': {'max': 365.0}}
     """
     if isinstance(value, BaseModel):
         return {k: plain(v) for k, v in value.model_dump(by_alias=True, exclude_unset=True).items()}
