@@ -21,7 +21,9 @@ from pathlib import Path
 MAKE_CSV = """
 import duckdb, sys
 rows, path = int(sys.argv[1]), sys.argv[2]
-duckdb.connect().execute(f'''COPY (
+con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
+con.execute(f'''COPY (
   SELECT 'E' || lpad(i::VARCHAR, 10, '0') AS event_id,
          'P' || lpad((hash(i) % 5000)::VARCHAR, 5, '0') AS partner_id,
          'P' || lpad((hash(i) % 5000)::VARCHAR, 5, '0') || '-u' || (i % 7) AS user_id,
@@ -37,6 +39,7 @@ import duckdb, json, resource, sys, time
 db, csv = sys.argv[1], sys.argv[2]
 con = duckdb.connect(db)
 con.execute("SET TimeZone = 'Asia/Tokyo'")
+con.execute("SET enable_progress_bar = false")
 t = time.perf_counter()
 con.execute(f"CREATE TABLE events AS SELECT * FROM read_csv('{csv}')")
 con.close()
