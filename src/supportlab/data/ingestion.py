@@ -326,7 +326,7 @@ def _as_mapping(mapping: object) -> ColumnMapping:
     if isinstance(mapping, ColumnMapping):
         return mapping
     if isinstance(mapping, (str, os.PathLike)):
-        return load_mapping(mapping)
+        return load_mapping(Path(mapping))
     raise ConfigError(f"mapping must be a ColumnMapping or the path of a mapping YAML file, not "
                       f"{type(mapping).__name__}",
                       fix="pass mapping='mappings/events.yaml' or sl.load_mapping(...)")
@@ -521,7 +521,7 @@ def _ingest_file(ws: Workspace, spec: TableSpec, path: Path, mapping: ColumnMapp
     quarantined: list[tuple[int, str, str]] = []  # (line, reason, record json)
     slow_src: Source | None = src
     slow_from = src.sql
-    n_fast, rejected = 0, []
+    n_fast, rejected = 0, list[tuple[int, str]]()
     try:
         if src.relation is None:
             notes += _naive_note(con, spec, src, mapping, src.sql, ws.config.timezone)
@@ -529,7 +529,8 @@ def _ingest_file(ws: Workspace, spec: TableSpec, path: Path, mapping: ColumnMapp
             n_fast, rejected = _fast_csv(ws, spec, src, mapping, path, progress, thr)
             slow_src = None
             if rejected:  # values the reader could not type: the careful path decides
-                delim = re.search(r"delim='(.)'", src.sql).group(1)
+                found = re.search(r"delim='(.)'", src.sql)
+                delim = found.group(1) if found else ","
                 frame = rejected_lines_frame(src, delim, rejected)
                 slow_src = Source("", src.headers, src.types, src.encoding, 0, [], frame)
         lines = _Lines(src.row_offset + 1, n_fast, [r[0] for r in rejected])

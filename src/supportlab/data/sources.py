@@ -292,10 +292,11 @@ def structural_error(rows: list[tuple[Any, ...]], path: Path, n_header: int) -> 
 
 
 def rejected_lines_frame(src: Source, delim: str, lines: list[tuple[int, str]]) -> pd.DataFrame:
+    """The lines a typed CSV read rejected, as text fields under the file's headers."""
     rows = []
     for _line, text in lines:
         # the reader's copy of a rejected line can start with the tail of a CRLF line break
         fields = next(csv.reader(io.StringIO(text.strip("\r\n")), delimiter=delim), [])
-        fields = (fields + [None] * len(src.headers))[: len(src.headers)]
-        rows.append([f if f != "" else None for f in fields])
+        padded: list[str | None] = [*fields, *[None] * len(src.headers)][: len(src.headers)]
+        rows.append([f if f != "" else None for f in padded])
     return pd.DataFrame(rows, columns=src.headers, dtype="string").astype(object)

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from supportlab.data.schemas import FOREIGN_KEYS, TYPE_WORDS, TableSpec, quote_ident, sql_checks
@@ -75,7 +76,7 @@ def _cast(raw: str, sql_type: str, source_type: str) -> str:
     return f"TRY_CAST({raw} AS {sql_type})"
 
 
-def value_map(raw: str, values: dict[str, str]) -> str:
+def value_map(raw: str, values: Mapping[str, str]) -> str:
     if not values:
         return raw
     whens = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in values.items())
