@@ -209,13 +209,13 @@ def test_no_one_eligible_says_which_condition_failed(world):
 def test_empty_workspace_is_a_clear_error(tmp_path):
     sl.init_workspace(tmp_path)
     with sl.Workspace.open(tmp_path) as w:  # no database file yet: says how to get data
-        with pytest.raises(sl.WorkspaceError, match="no data yet.*supportlab ingest"):
+        with pytest.raises(sl.WorkspaceError, match=r"no data yet.*supportlab ingest"):
             compute_score(connect(w), "2026-07-01")
         assert not w.exists  # the failed read created nothing
         w.ensure_tables()  # tables exist but hold no partners: the same advice
         for call in (lambda: compute_score(connect(w), "2026-07-01"),
                      lambda: select_targets(connect(w), load_experiment(EXP))):
-            with pytest.raises(sl.WorkspaceError, match="no data yet.*supportlab simulate"):
+            with pytest.raises(sl.WorkspaceError, match=r"no data yet.*supportlab simulate"):
                 call()
 
 
