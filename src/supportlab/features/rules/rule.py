@@ -6,15 +6,9 @@ DuckDB and runs through the same expression, so there is one meaning of a rule, 
 
 Example:
     >>> import pandas as pd
-    >>> df = pd.DataFrame({"completion_rate": [0.2, 0.9, None],
-    ...                    "days_since_last_login": [3, 45, 60]})
-    >>> rule = parse_rule("completion_rate < 50% OR days_since_last_login >= 30")
-    >>> str(rule)
-    'completion_rate < 0.5 or days_since_last_login >= 30'
-    >>> rule.evaluate(df).tolist()
-    [True, True, True]
-    >>> parse_rule("not (completion_rate < 0.5)").evaluate(df).tolist()
-    [False, True, False]
+    >>> df = pd.DataFrame({"rank": ["B", "A"], "logins_30d": [0, 4]})
+    >>> parse_rule("rank in ('B', 'C') and logins_30d == 0").evaluate(df).tolist()
+    [True, False]
 """
 
 from __future__ import annotations
