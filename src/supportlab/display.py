@@ -295,6 +295,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "ci_level": "信頼水準", "smd": "SMD", "estimand": "推定対象", "stage": "段階",
         "count": "数", "lost": "離脱", "level": "消化度", "n": "数", "mean_outcome": "平均",
         "diff_vs_control": "対照群との差", "rank": "順位", "covariate": "共変量",
+        "arms": "群", "phase": "フェーズ", "placebo": "プラセボ（A/A）",
     },
 }
 

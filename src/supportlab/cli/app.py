@@ -61,6 +61,25 @@ COMMANDS: dict[str, CommandRef] = {
                           "partners of EXPERIMENT.yaml, with why each is eligible."),
     "score": CommandRef("supportlab.cli.features", "score", "Compute the support score "
                         "(支援スコア) of every partner and export it for dashboards."),
+    "plan": CommandRef("supportlab.cli.plan", "plan", "Say whether EXPERIMENT.yaml can detect "
+                       "its min_effect: eligible partners, MDE and what would help."),
+    "assign": CommandRef("supportlab.cli.assign", "assign", "Randomize the eligible partners of "
+                         "EXPERIMENT.yaml into arms and store the immutable ledger."),
+    "tasks": CommandRef("supportlab.cli.tasks", "tasks", "Write the PRM tasks of an assigned "
+                        "experiment (CSV, JSON Lines or a Salesforce Task file)."),
+    "task-status": CommandRef("supportlab.cli.tasks", "task_status", "Update task status from "
+                              "a PRM task export, keeping every change."),
+    "simulate-delivery": CommandRef("supportlab.cli.sim", "simulate_delivery", "Deliver an "
+                                    "assigned experiment in a simulated workspace through its "
+                                    "horizon."),
+    "evaluate": CommandRef("supportlab.cli.evaluate", "evaluate", "Evaluate an experiment from "
+                           "its ledger and the logs: estimates, checks and the decision."),
+    "record-decision": CommandRef("supportlab.cli.registry", "record_decision", "Append the "
+                                  "decision on an experiment's package version to the log."),
+    "packages": CommandRef("supportlab.cli.registry", "packages", "List every package version "
+                           "with its status, lineage, experiments and reproduction."),
+    "credits": CommandRef("supportlab.cli.registry", "credits", "Credit each owner with packages "
+                          "designed, promoted and reproduced, from the decision log."),
     "analyze": CommandRef("supportlab.cli.analyze", "analyze", "Estimate the effect of "
                           "assignment on OUTCOME from FILE (CSV or Parquet, one row per unit)."),
     "schema": CommandRef("supportlab.cli.schema", "schema", "Print the JSON Schema of a file KIND "

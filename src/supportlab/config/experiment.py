@@ -33,7 +33,7 @@ from supportlab.display import Bullets, Field, Section, Table, check_lang, label
 from supportlab.errors import ConfigError
 
 __all__ = ["Design", "Experiment", "Guardrail", "Metrics", "Package", "PackageItem", "PackageStep",
-           "find_package", "load_experiment", "load_package", "package_files", "segment_text"]
+           "Rerandomize", "find_package", "load_experiment", "load_package", "package_files", "segment_text"]
 
 
 # -- packages -------------------------------------------------------------------------------------
@@ -73,6 +73,7 @@ class Package:
     segment: str | Mapping[str, Any] = field(default_factory=dict)
     path: str | None = None
     description: str | None = None
+    revises: str | None = None
 
     @property
     def ref(self) -> str:
@@ -119,7 +120,8 @@ class Package:
         steps = tuple(PackageStep(s.week, tuple(PackageItem(i.content, i.done_when)
                                                 for i in s.items)) for s in m.steps)
         segment = plain(m.segment) if m.segment is not None else {}
-        return cls(m.id, m.version, steps, m.owner, m.title, segment, path, m.description)
+        return cls(m.id, m.version, steps, m.owner, m.title, segment, path, m.description,
+                   m.revises)
 
 
 def load_package(path: str | Path) -> Package:
@@ -217,8 +219,25 @@ def find_package(ref: str, directory: str | Path | Sequence[str | Path]) -> Pack
 
 
 @dataclass(frozen=True)
+class Rerandomize:
+    """The balance criterion of a rerandomized design (Morgan & Rubin 2012).
+
+    Attributes:
+        covariates: pre-period metrics balanced (empty: the primary metric).
+        acceptance: share of random draws accepted; the Mahalanobis threshold is the
+            chi-square quantile of this share with one degree of freedom per covariate.
+        max_draws: draws tried before giving up.
+    """
+
+    covariates: tuple[str, ...] = ()
+    acceptance: float = 0.1
+    max_draws: int = 1000
+
+
+@dataclass(frozen=True)
 class Design:
-    """Randomization design of an experiment."""
+    """Randomization design of an experiment, as configured (see
+    :class:`~supportlab.config.models.DesignSection` for each key)."""
 
     start: dt.date
     control_share: float = 0.5
@@ -227,6 +246,32 @@ class Design:
     horizon_days: int = 90
     pre_days: int = 90
     max_partners: int | None = None
+    arms: tuple[str, ...] = ("control", "treatment")
+    method: str = "stratified"
+    small_strata: str = "pool"
+    block_on: str | None = None
+    block_size: int | None = None
+    rerandomize: Rerandomize | None = None
+    balance_on: tuple[str, ...] = ()
+    phase: int = 1
+    placebo: bool = False
+    exclude_running: str = "same_package"
+    expected_uptake: float | None = None
+    rollout: bool = False
+    waitlist: bool = False
+
+    @property
+    def arm_shares(self) -> dict[str, float]:
+        """Each arm's share: control its ``control_share``, the others the rest equally.
+
+        Example:
+            >>> Design(dt.date(2026, 1, 5), control_share=0.4,
+            ...        arms=("control", "a", "b")).arm_shares
+            {'control': 0.4, 'a': 0.3, 'b': 0.3}
+        """
+        rest = (1 - self.control_share) / (len(self.arms) - 1)
+        return {a: (self.control_share if a == self.arms[0] else round(rest, 12))
+                for a in self.arms}
 
 
 @dataclass(frozen=True)
@@ -275,6 +320,12 @@ class Experiment:
     language: str | None = None
     path: str | None = None
     description: str | None = None
+    power: float = 0.8
+    looks: int = 1
+    segments: tuple[str, ...] = ()
+    reproduction: str | None = None
+    weekend: str = "previous_friday"
+    title: str | None = None
 
     def to_section(self, lang: str = "en") -> Section:
         """The experiment as a :class:`~supportlab.display.Section`: package, targeting,
@@ -291,6 +342,8 @@ class Experiment:
             ("priority", f"{self.priority or 'support_score'} ({order})"),
             ("start", d.start.isoformat()), ("horizon_days", f"{d.horizon_days:,}"),
             ("control_share", f"{d.control_share * 100:g}%"),
+            ("arms", ", ".join(f"{a} {v * 100:g}%" for a, v in d.arm_shares.items())),
+            ("method", d.method + (f" on {d.block_on}" if d.block_on else "")),
             ("stratify_by", ", ".join(d.stratify_by) or "—"), ("seed", str(d.seed)),
             ("max_partners", "—" if d.max_partners is None else f"{d.max_partners:,}"),
             ("primary", m.primary), ("secondary", ", ".join(m.secondary) or "—"),
@@ -321,16 +374,25 @@ class Experiment:
                    path: str | None = None) -> Experiment:
         """Build an experiment from its validated file model."""
         des = m.design
-        design = Design(des.start, des.control_share, tuple(des.stratify_by), des.seed,
-                        des.horizon_days, des.pre_days, des.max_partners)
+        rr = des.rerandomize
+        design = Design(
+            des.start, des.control_share, tuple(des.stratify_by), des.seed, des.horizon_days,
+            des.pre_days, des.max_partners, tuple(des.arms), des.method, des.small_strata,
+            des.block_on, des.block_size,
+            None if rr is None else Rerandomize(tuple(rr.covariates), rr.acceptance,
+                                                rr.max_draws),
+            tuple(des.balance_on), des.phase, des.placebo, des.exclude_running,
+            des.expected_uptake, des.rollout, des.waitlist)
         metrics = Metrics(m.metrics.primary, tuple(m.metrics.secondary),
                           tuple(Guardrail(g.metric, g.max_drop) for g in m.metrics.guardrails))
         priority, order = None, "asc"
         if m.priority is not None:
             name, _, rest = m.priority.strip().partition(" ")
             priority, order = name, (rest.strip().lower() or "asc")
+        dec = m.decision
         return cls(m.id, package, design, metrics, m.eligibility, priority, order,
-                   m.decision.min_effect, m.decision.alpha, m.report.lang, path, m.description)
+                   dec.min_effect, dec.alpha, m.report.lang, path, m.description, dec.power,
+                   dec.looks, tuple(dec.segments), dec.reproduction, m.tasks.weekend, m.title)
 
 
 def load_experiment(path: str | Path, packages_dir: str | Path | None = None) -> Experiment:

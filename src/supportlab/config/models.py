@@ -56,7 +56,15 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from supportlab.config.problems import Problem
-from supportlab.vocab import DONE_WHEN, LANGUAGES
+from supportlab.vocab import (
+    CONTAMINATION_POLICIES,
+    CONTROL_ARM,
+    DESIGN_METHODS,
+    DONE_WHEN,
+    LANGUAGES,
+    SMALL_STRATA_POLICIES,
+    WEEKEND_RULES,
+)
 
 __all__ = [
     "ENGINE_KINDS", "METRIC_KINDS", "SAFE_ID_PATTERN", "SCORE_COMPONENTS", "DecisionSection",
@@ -321,6 +329,10 @@ class PackageFile(FileModel):
     segment: SegmentSpec | None = Field(
         None, description="the partners the package is meant for: a rule, or a mapping like "
                           "{product: A, rank: [B, C], tenure_days: {max: 365}}")
+    revises: Annotated[str, Strict()] | None = Field(
+        None, pattern=PACKAGE_REF_PATTERN,
+        description="the package this one revises when it has a new id, as ID@VERSION (a higher "
+                    "version of the same id revises the one before it)")
     steps: list[PackageStepSpec] = Field(min_length=1, description="the weekly plan")
 
     def problems(self) -> list[Problem]:
@@ -346,19 +358,100 @@ class PackageFile(FileModel):
 # -- experiments ----------------------------------------------------------------------------------
 
 
+def _choice(values: Sequence[str], plural: str, description: str) -> Any:
+    return Annotated[str, Strict(), Field(description=description),
+                     BeforeValidator(lambda v: _one_of(values, plural)(v)
+                                     if isinstance(v, str) else v),
+                     _choice_schema(values)]
+
+
+DesignMethod = _choice(DESIGN_METHODS, "methods", "stratified, blocked or rerandomized")
+SmallStrata = _choice(SMALL_STRATA_POLICIES, "policies", "pool, exclude or error")
+Contamination = _choice(CONTAMINATION_POLICIES, "policies", "same_package or any_package")
+WeekendRule = _choice(WEEKEND_RULES, "rules", "previous_friday, next_monday or keep")
+Share = Annotated[float, Strict(), Field(gt=0, lt=1)]
+
+
+class RerandomizeSection(FileModel):
+    """Rerandomization (Morgan & Rubin 2012): draw assignments until covariate balance is
+    acceptable, the criterion stored with the design."""
+
+    example: ClassVar[str] = "{covariates: [deals_registered], acceptance: 0.1, max_draws: 1000}"
+    covariates: NameList = Field(
+        default_factory=list, description="pre-period metrics to balance (default: the primary)")
+    acceptance: Number = Field(
+        0.1, gt=0, le=1, description="share of random draws accepted: the Mahalanobis distance "
+                                     "threshold is its chi-square quantile")
+    max_draws: WholeNumber = Field(1000, ge=1, description="draws tried before giving up")
+
+
 class DesignSection(FileModel):
     """The randomization design of an experiment."""
 
     example: ClassVar[str] = "{start: 2026-10-01, control_share: 0.5, stratify_by: [rank], seed: 1}"
     start: Day = Field(description="first day of delivery, YYYY-MM-DD")
     control_share: Number = Field(0.5, gt=0, lt=1, description="share of partners kept as control")
+    arms: NameList = Field(
+        default_factory=lambda: ["control", "treatment"],
+        description="arm names, 'control' first; the arms other than control share the rest "
+                    "equally, e.g. [control, video, webinar]")
+    method: DesignMethod = "stratified"
     stratify_by: NameList = Field(default_factory=list,
                                   description="partner columns to randomize within, e.g. [rank]")
+    small_strata: SmallStrata = Field(
+        "pool", description="a stratum too small to split: pool (into one remainder stratum), "
+                            "exclude (its partners are not assigned) or error")
+    block_on: Name | None = Field(
+        None, description="blocked design: the pre-period metric partners are matched on")
+    block_size: WholeNumber | None = Field(
+        None, ge=2, description="blocked design: partners per block (default: the smallest "
+                                "block that holds the arms in their shares, 2 for 50/50)")
+    rerandomize: RerandomizeSection | None = Field(
+        None, description="rerandomized design: the balance criterion")
+    balance_on: NameList = Field(
+        default_factory=list,
+        description="pre-period metrics of the balance table (default: every metric measured)")
     seed: WholeNumber = Field(0, ge=0, description="random seed of the assignment")
     horizon_days: WholeNumber = Field(90, ge=1, description="days measured after the start")
     pre_days: WholeNumber = Field(90, ge=1, description="days before the start used as baseline")
     max_partners: WholeNumber | None = Field(None, ge=1,
                                              description="cap on the partners targeted")
+    phase: WholeNumber = Field(1, ge=1, description="phase of the experiment: a new phase may "
+                                                    "re-assign after a change of design")
+    placebo: Flag = Field(False, description="an A/A run on history (start before the data "
+                                             "ends); every output says so")
+    exclude_running: Contamination = Field(
+        "same_package", description="partners in a running experiment of the same package "
+                                    "(or of any package) are excluded")
+    expected_uptake: Number | None = Field(
+        None, gt=0, le=1, description="share of assigned partners expected to open the package "
+                                      "(used by plan when the package has no history)")
+    rollout: Flag = Field(False, description="a roll-out of a promoted template: the control "
+                                             "group is a holdout sized by power")
+    waitlist: Flag = Field(False, description="control partners get the package as tasks "
+                                              "after the horizon")
+
+    def problems(self) -> list[Problem]:
+        out = []
+        if not self.arms or self.arms[0] != CONTROL_ARM:
+            out.append(Problem(("arms",), f"the first arm is {self.arms[0] if self.arms else None!r}",
+                               f"list '{CONTROL_ARM}' first, e.g. [control, treatment]"))
+        if len(set(self.arms)) != len(self.arms):
+            out.append(Problem(("arms",), "an arm is named twice", "give each arm one name"))
+        if len(self.arms) < 2:
+            out.append(Problem(("arms",), "an experiment needs at least two arms",
+                               "e.g. [control, treatment]"))
+        if self.method == "blocked" and self.block_on is None:
+            out.append(Problem(("block_on",), "a blocked design needs the metric to match on",
+                               "add block_on: deals_registered (a pre-period metric)"))
+        if self.method != "blocked" and (self.block_on is not None or self.block_size is not None):
+            key = "block_on" if self.block_on is not None else "block_size"
+            out.append(Problem((key,), f"{key} is set but method is '{self.method}'",
+                               "set method: blocked, or remove the key"))
+        if self.method != "rerandomized" and self.rerandomize is not None:
+            out.append(Problem(("rerandomize",), f"rerandomize is set but method is "
+                               f"'{self.method}'", "set method: rerandomized, or remove it"))
+        return out
 
 
 def _guardrails(v: Any) -> Any:
@@ -393,6 +486,27 @@ class DecisionSection(FileModel):
     example: ClassVar[str] = "{min_effect: 0.3, alpha: 0.05}"
     min_effect: Number = Field(0.0, ge=0, description="smallest effect worth promoting, e.g. 0.3")
     alpha: Number = Field(0.05, gt=0, lt=1, description="significance level, e.g. 0.05")
+    power: Number = Field(0.8, gt=0, lt=1, description="power the plan asks for, e.g. 0.8")
+    looks: WholeNumber = Field(
+        1, ge=1, description="planned looks including the final one; with more than one, looks "
+                             "before the horizon use an always-valid confidence sequence and "
+                             "may stop early only for harm")
+    segments: NameList = Field(
+        default_factory=list, description="pre-declared partner columns the effect is broken "
+                                          "down by, e.g. [rank], with multiplicity control")
+    reproduction: Text | None = Field(
+        None, description="how a promotion counts as reproduced (default: a later experiment of "
+                          "the same package in another cohort shows an effect of the same sign "
+                          "whose interval excludes zero)")
+
+
+class TasksSection(FileModel):
+    """How PRM tasks are written for the treatment arm."""
+
+    example: ClassVar[str] = "{weekend: previous_friday}"
+    weekend: WeekendRule = Field("previous_friday", description="where a due date on a weekend "
+                                                                "moves: previous_friday, "
+                                                                "next_monday or keep")
 
 
 class ReportSection(FileModel):
@@ -422,6 +536,7 @@ class ExperimentFile(FileModel):
     design: DesignSection
     metrics: MetricsSection
     decision: DecisionSection = Field(default_factory=lambda: DecisionSection())
+    tasks: TasksSection = Field(default_factory=lambda: TasksSection())
     report: ReportSection = Field(default_factory=lambda: ReportSection())
 
 

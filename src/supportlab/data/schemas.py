@@ -59,7 +59,7 @@ EVENT_TYPES = list(vocab.EVENT_TYPES)
 PERCENT_EVENT_TYPES = list(vocab.PERCENT_EVENT_TYPES)
 DEAL_STAGES = list(vocab.DEAL_STAGES)
 TASK_STATUSES = list(vocab.TASK_STATUSES)
-DECISIONS = list(vocab.DECISIONS)
+DECISIONS = list(vocab.LOGGED_DECISIONS)
 
 #: tolerated clock skew for "not in the future" checks
 FUTURE_TOLERANCE_DAYS = 1
@@ -219,6 +219,9 @@ class Assignments(_Base):
     stratum: Series[str] = pa.Field(nullable=True)
     assigned_at: Series[TZ] = _instant(nullable=False)
     seed: Series[int] = pa.Field(nullable=False, ge=0)
+    block: Series[str] = pa.Field(nullable=True)  # pair or block of a blocked design
+    probability: Series[float] = pa.Field(nullable=True, ge=0, le=1)  # of this partner's arm
+    phase: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=1)
 
     class Config:
         unique = ["experiment_id", "partner_id"]
@@ -234,6 +237,10 @@ class Tasks(_Base):
     content_id: Series[str] = _key()
     due_date: Series[NAIVE] = pa.Field(nullable=True)  # a date
     status: Series[str] = pa.Field(isin=TASK_STATUSES)
+    owner: Series[str] = pa.Field(nullable=True)  # the partner's manager
+    done_when: Series[str] = pa.Field(nullable=True)
+    wave: Series[str] = pa.Field(nullable=True)  # treatment, or waitlist (after the horizon)
+    updated_at: Series[TZ] = _instant(nullable=True)
 
     class Config:
         unique = ["task_id"]
@@ -249,6 +256,15 @@ class Decisions(_Base):
     reasons: Series[str] = pa.Field(nullable=True)
     decided_at: Series[TZ] = _instant(nullable=False)
     report: Series[str] = pa.Field(nullable=True)
+    computed: Series[str] = pa.Field(nullable=True)  # the evaluation's decision
+    override_reason: Series[str] = pa.Field(nullable=True)  # required when it differs
+    decided_by: Series[str] = pa.Field(nullable=True)
+    metric: Series[str] = pa.Field(nullable=True)  # the primary metric, with its estimate
+    effect: Series[float] = pa.Field(nullable=True)
+    std_error: Series[float] = pa.Field(nullable=True, ge=0)
+    ci_lower: Series[float] = pa.Field(nullable=True)
+    ci_upper: Series[float] = pa.Field(nullable=True)
+    cohort: Series[str] = pa.Field(nullable=True)  # who received it (segment, period)
 
     class Config:
         unique = ["experiment_id", "decided_at"]
@@ -315,7 +331,7 @@ def _sql_type(table: str, name: str, dtype: Any) -> str:
         return "TIMESTAMPTZ"
     if text.startswith("datetime"):
         return "TIMESTAMP"
-    if text.startswith("int"):
+    if text.lower().startswith("int"):
         return "BIGINT"
     if text.startswith("float"):
         return "DOUBLE"

@@ -85,6 +85,41 @@ CREATE TABLE IF NOT EXISTS ingest_log (
 )"""
 
 
+#: the stored design of each experiment phase (read by every later analysis; see
+#: :mod:`supportlab.design.spec`)
+DESIGNS_DDL = """
+CREATE TABLE IF NOT EXISTS designs (
+    experiment_id VARCHAR NOT NULL,
+    phase BIGINT NOT NULL,
+    package_id VARCHAR NOT NULL,
+    version BIGINT NOT NULL,
+    method VARCHAR NOT NULL,
+    design_hash VARCHAR NOT NULL,
+    eligible_hash VARCHAR NOT NULL,
+    spec VARCHAR NOT NULL,
+    placebo BOOLEAN NOT NULL,
+    n_assigned BIGINT NOT NULL,
+    start_date DATE NOT NULL,
+    end_date DATE NOT NULL,
+    assigned_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (experiment_id, phase)
+)"""
+
+#: every change of a task's status, oldest first (tasks are the one table whose rows change)
+TASK_HISTORY_DDL = """
+CREATE TABLE IF NOT EXISTS task_history (
+    task_id VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    previous_status VARCHAR,
+    changed_at TIMESTAMPTZ NOT NULL,
+    source VARCHAR
+)"""
+
+#: bookkeeping tables beside the canonical ones, emptied with them by ``simulate --replace``
+BOOKKEEPING_DDL: dict[str, str] = {"quarantine": QUARANTINE_DDL, "ingest_log": INGEST_LOG_DDL,
+                                   "designs": DESIGNS_DDL, "task_history": TASK_HISTORY_DDL}
+
+
 def table_ddl(table: str) -> str:
     """``CREATE TABLE IF NOT EXISTS`` statement of a canonical table."""
     spec = table_spec(table)
@@ -201,8 +236,8 @@ class Workspace:
     def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
         for name in TABLES:
             con.execute(table_ddl(name))
-        con.execute(QUARANTINE_DDL)
-        con.execute(INGEST_LOG_DDL)
+        for ddl in BOOKKEEPING_DDL.values():
+            con.execute(ddl)
 
     def close(self) -> None:
         """Release the database file if a connection is held; the workspace stays usable."""
@@ -744,7 +779,7 @@ def write_simulation(ws: Workspace, chunks: Iterator[tuple[str, pa.Table]], *,
             for t in ws.tables():
                 if t.startswith("sim_"):
                     ws.drop(t)
-            for t in [*TABLES, "quarantine", "ingest_log"]:
+            for t in [*TABLES, *BOOKKEEPING_DDL]:
                 con.execute(f"DELETE FROM {quote_ident(t)}")
         for table, data in chunks:
             written[table] = written.get(table, 0) + ws.append(table, data)
