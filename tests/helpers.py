@@ -73,3 +73,64 @@ def simulated_workspace(root: Path, n_partners: int, seed: int) -> sl.Workspace:
     ws = sl.Workspace.open(root)
     write_simulation(ws, simulate_world(SimulationConfig(n_partners=n_partners, seed=seed)))
     return ws
+
+
+#: the end of history of :func:`design_workspace` (exclusive): experiments start on it
+DESIGN_START = "2026-06-01"
+
+PACKAGE_YAML = """\
+id: launch-kit
+version: 1
+owner: tanaka
+title: 製品A 立ち上げ支援
+segment: {product: A}
+steps:
+  - week: 1
+    items: [{content: video-a-intro, done_when: video_complete},
+            {content: proposal-template-a, done_when: download}]
+  - week: 2
+    items: [{content: training-a, done_when: training_complete}]
+"""
+
+EXPERIMENT_YAML = """\
+id: {id}
+package: launch-kit@1
+design: {{start: {start}, control_share: 0.5, stratify_by: [rank], seed: 11, horizon_days: 60,
+         pre_days: 90{design}}}
+metrics:
+  primary: deals_registered
+  secondary: [package_completion]
+  guardrails: [{{metric: portal_logins, max_drop: 0.2}}]
+decision: {{min_effect: 0.2, alpha: 0.05}}
+"""
+
+
+def design_workspace(root: Path, n_partners: int = 600, seed: int = 5, days: int = 180):
+    """A simulated workspace whose history ends the day before :data:`DESIGN_START`, with the
+    package ``launch-kit@1`` in ``root/experiments/packages`` (the caller closes it)."""
+    import datetime as dt
+
+    from supportlab.data.workspace import write_simulation
+    from supportlab.sim.simulate import SimulationConfig, simulate_world
+
+    sl.init_workspace(root)
+    ws = sl.Workspace.open(root)
+    cfg = SimulationConfig(n_partners=n_partners, seed=seed, days=days,
+                           end=dt.date.fromisoformat(DESIGN_START))
+    write_simulation(ws, simulate_world(cfg))
+    (root / "experiments" / "packages").mkdir(parents=True, exist_ok=True)
+    (root / "experiments" / "packages" / "launch-kit.yaml").write_text(PACKAGE_YAML,
+                                                                       encoding="utf-8")
+    return ws
+
+
+def write_experiment(root: Path, id: str = "kit-2026q2", start: str = DESIGN_START,
+                     design: str = "", text: str | None = None) -> Path:
+    """Write ``root/experiments/<id>.yaml`` (``design`` adds keys to the design mapping, e.g.
+    ``", method: blocked, block_on: deals_registered"``) and return its path."""
+    path = root / "experiments" / f"{id}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text if text is not None
+                    else EXPERIMENT_YAML.format(id=id, start=start, design=design),
+                    encoding="utf-8")
+    return path
