@@ -87,7 +87,7 @@ def deals(world: dict[str, pa.Table]) -> pd.DataFrame:
 
 def test_every_canonical_table_validates(small):
     tables = concat(small)
-    assert set(tables) == {*CANONICAL, "sim_partners"}
+    assert set(tables) == {*CANONICAL, "sim_partners", "sim_state"}
     for name in CANONICAL:
         report = validate_frame(tables[name].to_pandas(), name)
         assert report.ok, f"{name}: {report}"

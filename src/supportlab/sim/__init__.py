@@ -1,7 +1,8 @@
 """The simulated world: a seeded, believable PRM with latent state and ground truth.
 
 What lives here: the world generator (:func:`.world.simulate_world`, configured by
-:class:`.world.SimulationConfig`) and package delivery with true effects
+:class:`.world.SimulationConfig`), its continuation beyond the history
+(:func:`.continuation.continue_world`) and package delivery with true effects
 (:func:`.delivery.simulate_delivery`), built on one module per topic: :mod:`.calendar`
 (Japanese business days and hours), :mod:`.catalogue` (contents and how partners act on them),
 :mod:`.deals` (amounts, stages, outcomes) and :mod:`.columns` (Arrow ids, timestamps, schemas).

@@ -10,12 +10,13 @@ dormancy and monthly drift (:func:`simulate_world` yields ``partners``, ``partne
 Example:
     >>> cfg = SimulationConfig(n_partners=20, days=30)
     >>> sorted({name for name, _ in simulate_world(cfg)})
-    ['contents', 'deals', 'events', 'partner_products', 'partners', 'sim_partners']
+    ['contents', 'deals', 'events', 'partner_products', 'partners', 'sim_partners', 'sim_state']
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -42,8 +43,10 @@ from supportlab.sim.columns import DEALS_SCHEMA, EVENTS_SCHEMA, fixed_ids, piece
 from supportlab.sim.deals import AMOUNT_MEDIAN_YEN, AMOUNT_PRODUCT, deal_attributes, deals_table
 from supportlab.vocab import EVENT_TYPES, RANKS
 
-__all__ = ["DEFAULT_EVENTS_PER_PARTNER_PER_DAY", "SimulationConfig", "expected_event_count",
-           "simulate_world"]
+__all__ = ["BLOCK", "DEFAULT_EVENTS_PER_PARTNER_PER_DAY", "DORMANT_DEAL_FACTOR", "MONTHLY_PHI",
+           "MONTHLY_SD", "WORLD_VERSION", "SimulationConfig", "WorldArrays", "catalogue_arrays",
+           "config_from_json", "config_json", "draw_deals", "draw_events", "events_table",
+           "expected_event_count", "simulate_world", "world_state"]
 
 #: average events per partner per day when :attr:`SimulationConfig.events_per_partner_per_day`
 #: is left at ``None``
@@ -63,7 +66,7 @@ _N_PRODUCTS_P = np.array([[0.10, 0.30, 0.60], [0.25, 0.45, 0.30],
                           [0.50, 0.35, 0.15], [0.75, 0.20, 0.05]])
 #: expected deals per 30 days of a reference partner (capacity 0, engagement 0.5)
 _CAPACITY_BASE = 0.55
-_DORMANT_DEAL_FACTOR = 0.3
+DORMANT_DEAL_FACTOR = 0.3
 
 _REGIONS = ("関東", "関西", "中部", "九州", "東北", "北海道", "中国", "四国")
 _REGION_SHARES = np.array([0.40, 0.18, 0.14, 0.09, 0.07, 0.05, 0.04, 0.03])
@@ -79,10 +82,10 @@ _NAME_TAILS = ("システム", "システムズ", "ソリューションズ", "�
                "ビジネスサポート", "コンサルティング", "OA販売", "事務機", "デジタル", "クラウド",
                "ソフト", "エンジニアリング", "トレーディング")
 
-_MONTHLY_SD = 0.35  # month-to-month drift of a partner's activity (log scale)
-_MONTHLY_PHI = 0.7
+MONTHLY_SD = 0.35  # month-to-month drift of a partner's activity (log scale)
+MONTHLY_PHI = 0.7
 
-_BLOCK = 256  # partners per random-number block (fixed: makes output independent of chunking)
+BLOCK = 256  # partners per random-number block (fixed: makes output independent of chunking)
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,63 @@ class SimulationConfig:
         return float(self.events_per_partner_per_day)
 
 
+#: the version of the world's generative rules, stored in ``sim_state`` beside the config
+WORLD_VERSION = "supportlab-world/1"
+
+
+def config_json(config: SimulationConfig) -> str:
+    """The configuration as canonical JSON (without ``chunk_partners``, which shapes the output
+    chunks, never the world).
+
+    Example:
+        >>> cfg = SimulationConfig(n_partners=20, seed=3)
+        >>> config_from_json(config_json(cfg)) == SimulationConfig(n_partners=20, seed=3)
+        True
+    """
+    d = {"n_partners": int(config.n_partners), "seed": int(config.seed),
+         "end": config.end.isoformat(), "days": int(config.days),
+         "events_per_partner_per_day": config.events_per_partner_per_day,
+         "products": list(config.products), "timezone": config.timezone}
+    return json.dumps(d, sort_keys=True, ensure_ascii=False)
+
+
+def config_from_json(text: str) -> SimulationConfig:
+    """Read a configuration written by :func:`config_json`.
+
+    Raises:
+        ConfigError: the text is not such a configuration.
+    """
+    try:
+        d = json.loads(text)
+        return SimulationConfig(
+            n_partners=int(d["n_partners"]), seed=int(d["seed"]),
+            end=dt.date.fromisoformat(d["end"]), days=int(d["days"]),
+            events_per_partner_per_day=d.get("events_per_partner_per_day"),
+            products=tuple(d["products"]), timezone=str(d["timezone"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"the stored simulation config cannot be read ({exc})",
+                          where="sim_state: config",
+                          fix="simulate the world again (supportlab simulate --replace)") from None
+
+
+def world_state(config: SimulationConfig, world_end: dt.date | None = None) -> pa.Table:
+    """The ``sim_state`` table of a world: ``key``/``value`` rows ``config`` (JSON),
+    ``version``, ``history_start``, ``history_end`` (exclusive) and ``world_end`` (exclusive:
+    how far everyone's untreated behaviour has been simulated; the history's end until the
+    world is continued).
+
+    Example:
+        >>> t = world_state(SimulationConfig(n_partners=5, end=dt.date(2026, 6, 1), days=30))
+        >>> dict(zip(t.column("key").to_pylist(), t.column("value").to_pylist()))["world_end"]
+        '2026-06-01'
+    """
+    rows = {"config": config_json(config), "version": WORLD_VERSION,
+            "history_start": config.start.isoformat(), "history_end": config.end.isoformat(),
+            "world_end": (world_end or config.end).isoformat()}
+    return pa.table({"key": pa.array(list(rows), type=pa.string()),
+                     "value": pa.array(list(rows.values()), type=pa.string())})
+
+
 def expected_event_count(config: SimulationConfig) -> int:
     """Approximate number of events :func:`simulate_world` yields (for progress bars).
 
@@ -170,8 +230,13 @@ def expected_event_count(config: SimulationConfig) -> int:
 
 
 @dataclass(frozen=True)
-class _World:
-    """Everything known per partner before events are drawn (all arrays have n rows)."""
+class WorldArrays:
+    """Everything known per partner before events are drawn (all arrays have n rows).
+
+    The history is drawn from one over its whole calendar; the continuation
+    (:mod:`.continuation`) builds one per calendar month from the stored latent state and
+    draws with the same :func:`draw_events` and :func:`draw_deals`.
+    """
 
     config: SimulationConfig
     cal: Calendar
@@ -197,6 +262,26 @@ class _World:
     action_cum: NDArray[Any]  # n_contents x 3 cumulative probabilities
 
 
+def catalogue_arrays(products: tuple[str, ...]) -> dict[str, Any]:
+    """The content catalogue and the lookup arrays events are drawn with (the ``catalogue``,
+    ``content_cdf``, ``general_cdf``, ``action_codes`` and ``action_cum`` of
+    :class:`WorldArrays`)."""
+    catalogue = content_catalogue(products)
+    per_product = np.array([c[3] for c in PRODUCT_CONTENT])
+    general = np.array([c[3] for c in GENERAL_CONTENT])
+    codes = np.zeros((len(catalogue), 3), dtype=np.int8)
+    cum = np.ones((len(catalogue), 3))
+    for i, ctype in enumerate(catalogue["content_type"]):
+        acts = ACTIONS[ctype]
+        c = np.cumsum([p for _, p in acts])
+        for j in range(3):
+            codes[i, j] = EVENT_CODES[acts[min(j, len(acts) - 1)][0]]
+            cum[i, j] = c[j] if j < len(acts) else 1.0
+    return {"catalogue": catalogue, "content_cdf": np.cumsum(per_product) / per_product.sum(),
+            "general_cdf": np.cumsum(general) / general.sum(), "action_codes": codes,
+            "action_cum": cum}
+
+
 def _company_names(rng: np.random.Generator, n: int) -> list[str]:
     head = rng.integers(0, len(_NAME_HEADS), n)
     tail = rng.integers(0, len(_NAME_TAILS), n)
@@ -209,7 +294,7 @@ def _company_names(rng: np.random.Generator, n: int) -> list[str]:
     return names
 
 
-def _build_world(config: SimulationConfig) -> tuple[_World, dict[str, pa.Table]]:
+def _build_world(config: SimulationConfig) -> tuple[WorldArrays, dict[str, pa.Table]]:
     cal = business_calendar(config.start, config.days, config.timezone)
     rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(0,)))
     n, days, n_prod = config.n_partners, config.days, len(config.products)
@@ -253,13 +338,13 @@ def _build_world(config: SimulationConfig) -> tuple[_World, dict[str, pa.Table]]
     months = cal.n_periods
     x = np.empty((n, months))
     eta = rng.standard_normal((n, months))
-    x[:, 0] = _MONTHLY_SD * rng.standard_normal(n)
-    innovation_sd = np.sqrt(1 - _MONTHLY_PHI**2) * _MONTHLY_SD
+    x[:, 0] = MONTHLY_SD * rng.standard_normal(n)
+    innovation_sd = np.sqrt(1 - MONTHLY_PHI**2) * MONTHLY_SD
     for t in range(1, months):
-        x[:, t] = _MONTHLY_PHI * x[:, t - 1] + innovation_sd * rng.standard_normal(n)
-    act_mult = np.exp(x - _MONTHLY_SD**2 / 2)
+        x[:, t] = MONTHLY_PHI * x[:, t - 1] + innovation_sd * rng.standard_normal(n)
+    act_mult = np.exp(x - MONTHLY_SD**2 / 2)
     deal_log = 0.6 * x + 0.25 * eta
-    deal_mult = np.exp(deal_log - (0.36 * _MONTHLY_SD**2 + 0.0625) / 2)
+    deal_mult = np.exp(deal_log - (0.36 * MONTHLY_SD**2 + 0.0625) / 2)
 
     region = rng.choice(len(_REGIONS), size=n, p=_REGION_SHARES)
     manager = np.where(rank <= 1, rng.integers(0, 5, n), rng.integers(3, len(_MANAGERS), n))
@@ -270,26 +355,14 @@ def _build_world(config: SimulationConfig) -> tuple[_World, dict[str, pa.Table]]
     partner_ids = fixed_ids("P", np.arange(1, n + 1), width)
     user_offset = np.concatenate([[0], np.cumsum(n_users)])
 
-    catalogue = content_catalogue(config.products)
-    per_product = np.array([c[3] for c in PRODUCT_CONTENT])
-    general = np.array([c[3] for c in GENERAL_CONTENT])
-    codes = np.zeros((len(catalogue), 3), dtype=np.int8)
-    cum = np.ones((len(catalogue), 3))
-    for i, ctype in enumerate(catalogue["content_type"]):
-        acts = ACTIONS[ctype]
-        c = np.cumsum([p for _, p in acts])
-        for j in range(3):
-            codes[i, j] = EVENT_CODES[acts[min(j, len(acts) - 1)][0]]
-            cum[i, j] = c[j] if j < len(acts) else 1.0
-
-    world = _World(
+    arrays = catalogue_arrays(config.products)
+    catalogue = arrays["catalogue"]
+    world = WorldArrays(
         config=config, cal=cal, partner_ids=partner_ids, rank=rank, engagement=engagement,
         joined_day=joined_day, n_users=n_users, user_offset=user_offset, n_products=n_products,
         product_order=product_order, active_start=active_start, active_end=active_end,
         session_rate=session_rate, actions_per_session=actions, capacity=capacity,
-        act_mult=act_mult, deal_mult=deal_mult, catalogue=catalogue,
-        content_cdf=np.cumsum(per_product) / per_product.sum(),
-        general_cdf=np.cumsum(general) / general.sum(), action_codes=codes, action_cum=cum,
+        act_mult=act_mult, deal_mult=deal_mult, **arrays,
     )
 
     day0 = config.start.toordinal() - EPOCH_ORDINAL
@@ -335,9 +408,12 @@ def _build_world(config: SimulationConfig) -> tuple[_World, dict[str, pa.Table]]
         "active_from": pa.array((day0 + active_start).astype(np.int32)).cast(pa.date32()),
         "dormant_since": pa.array((day0 + active_end).astype(np.int32), mask=~dormant)
         .cast(pa.date32()),
+        "activity_drift": pa.array(x[:, -1]),
+        "deal_drift": pa.array(deal_log[:, -1]),
     })
     return world, {"contents": contents, "partners": partners,
-                   "partner_products": partner_products, "sim_partners": truth}
+                   "partner_products": partner_products, "sim_partners": truth,
+                   "sim_state": world_state(config)}
 
 
 # -- events and deals, one block of partners at a time ----------------------------------------
@@ -359,7 +435,9 @@ def _draw_in_periods(cal: Calendar, cum: NDArray[Any], a0: NDArray[Any], a1: NDA
     return partner, day
 
 
-def _block_events(w: _World, lo: int, hi: int, rng: np.random.Generator) -> dict[str, NDArray[Any]]:
+def draw_events(w: WorldArrays, lo: int, hi: int, rng: np.random.Generator) -> dict[str, NDArray[Any]]:
+    """Portal sessions and content actions of partners ``lo..hi-1`` over ``w.cal``, sorted by
+    partner and time."""
     cal = w.cal
     a0, a1 = w.active_start[lo:hi, None], w.active_end[lo:hi, None]
     partner, day = _draw_in_periods(cal, cal.act_cum, a0, a1,
@@ -410,7 +488,10 @@ def _block_events(w: _World, lo: int, hi: int, rng: np.random.Generator) -> dict
     }
 
 
-def _block_deals(w: _World, lo: int, hi: int, rng: np.random.Generator) -> dict[str, NDArray[Any]]:
+def draw_deals(w: WorldArrays, lo: int, hi: int, rng: np.random.Generator,
+               as_of: int | None = None) -> dict[str, NDArray[Any]]:
+    """Deals of partners ``lo..hi-1`` over ``w.cal``; stages as of ``as_of`` (UTC epoch
+    seconds, default the calendar's end)."""
     cal, days = w.cal, w.cal.days
     a0 = w.active_start[lo:hi, None]
     partner, day = _draw_in_periods(cal, cal.deal_cum, a0, days,
@@ -424,9 +505,10 @@ def _block_deals(w: _World, lo: int, hi: int, rng: np.random.Generator) -> dict[
     reg_ts = cal.midnight[day] + sec
     factors = np.array([AMOUNT_PRODUCT[i % len(AMOUNT_PRODUCT)]
                         for i in range(len(w.config.products))])
-    attrs = deal_attributes(rng, reg_ts, int(cal.midnight[days]), w.rank[partner],
+    end = int(cal.midnight[days]) if as_of is None else as_of
+    attrs = deal_attributes(rng, reg_ts, end, w.rank[partner],
                              w.engagement[partner], AMOUNT_MEDIAN_YEN * factors[product])
-    keep = (day < w.active_end[partner]) | (u_keep < _DORMANT_DEAL_FACTOR)
+    keep = (day < w.active_end[partner]) | (u_keep < DORMANT_DEAL_FACTOR)
     order = np.argsort(((partner[keep] - lo) << 34) | (reg_ts[keep] - cal.midnight[0]),
                        kind="stable")
     out = {"partner": partner, "ts": reg_ts, "product": product, **attrs}
@@ -439,7 +521,7 @@ def _slice(arrays: dict[str, NDArray[Any]], a: int, b: int) -> dict[str, NDArray
     return {k: v[i:j] for k, v in arrays.items()}
 
 
-def _user_ids(w: _World, first: int, last: int) -> pa.Array:
+def _user_ids(w: WorldArrays, first: int, last: int) -> pa.Array:
     """``P00001-u1``, ``P00001-u2``, ... for partners ``first..last-1``, in user order."""
     import pyarrow.compute as pc
 
@@ -449,7 +531,10 @@ def _user_ids(w: _World, first: int, last: int) -> pa.Array:
                                        pa.array(ranks, type=pa.int64()).cast(pa.string()), "-u")
 
 
-def _events_table(w: _World, parts: list[dict[str, NDArray[Any]]]) -> pa.Table:
+def events_table(w: WorldArrays, parts: list[dict[str, NDArray[Any]]], prefix: str = "E",
+                 width: int = 10) -> pa.Table:
+    """An ``events`` table from drawn events (``parts`` as :func:`draw_events` returns them,
+    with a ``number`` each, consumed); ids are ``prefix`` + ``width`` digits."""
     contents = pa.array(w.catalogue["content_id"], type=pa.string())
     types = pa.array(EVENT_TYPES, type=pa.string())
     batches = []
@@ -458,7 +543,7 @@ def _events_table(w: _World, parts: list[dict[str, NDArray[Any]]]) -> pa.Table:
         first, last = int(p[0]), int(p[-1]) + 1
         users = _user_ids(w, first, last)
         batches.append(pa.RecordBatch.from_arrays([
-            fixed_ids("E", ev["number"], 10),
+            fixed_ids(prefix, ev["number"], width),
             w.partner_ids.take(pa.array(p)),
             users.take(pa.array(w.user_offset[p] - w.user_offset[first] + ev["user"])),
             timestamps(ev["ts"]),
@@ -469,15 +554,15 @@ def _events_table(w: _World, parts: list[dict[str, NDArray[Any]]]) -> pa.Table:
     return pa.Table.from_batches(batches, schema=EVENTS_SCHEMA)
 
 
-def _blocks(w: _World) -> Iterator[tuple[int, dict[str, NDArray[Any]], dict[str, NDArray[Any]]]]:
+def _blocks(w: WorldArrays) -> Iterator[tuple[int, dict[str, NDArray[Any]], dict[str, NDArray[Any]]]]:
     """Yield ``(hi, events, deals)`` per block of partners, numbered across blocks."""
     n = w.config.n_partners
     n_events = n_deals = 0
-    for b, lo in enumerate(range(0, n, _BLOCK)):
-        hi = min(n, lo + _BLOCK)
+    for b, lo in enumerate(range(0, n, BLOCK)):
+        hi = min(n, lo + BLOCK)
         rng = np.random.default_rng(np.random.SeedSequence(w.config.seed, spawn_key=(1, b)))
-        ev = _block_events(w, lo, hi, rng)
-        dl = _block_deals(w, lo, hi, rng)
+        ev = draw_events(w, lo, hi, rng)
+        dl = draw_deals(w, lo, hi, rng)
         ev["number"] = n_events + 1 + np.arange(len(ev["partner"]))
         dl["number"] = n_deals + 1 + np.arange(len(dl["partner"]))
         n_events += len(ev["partner"])
@@ -488,8 +573,9 @@ def _blocks(w: _World) -> Iterator[tuple[int, dict[str, NDArray[Any]], dict[str,
 def simulate_world(config: SimulationConfig) -> Iterator[tuple[str, pa.Table]]:
     """Simulate a PRM world and yield its tables chunk by chunk.
 
-    Yields, in this order: ``contents``, ``partners``, ``partner_products`` and the ground
-    truth ``sim_partners`` (one table each), then ``events`` and ``deals`` chunks of at most
+    Yields, in this order: ``contents``, ``partners``, ``partner_products``, the ground
+    truth ``sim_partners`` and the world's bookkeeping ``sim_state`` (:func:`world_state`;
+    one table each), then ``events`` and ``deals`` chunks of at most
     :attr:`SimulationConfig.chunk_partners` partners each (empty chunks are skipped, but each
     table is yielded at least once). Column names follow :mod:`supportlab.data.schemas`; column
     order within a table is not significant.
@@ -499,7 +585,9 @@ def simulate_world(config: SimulationConfig) -> Iterator[tuple[str, pa.Table]]:
     (expected deals per 30 days before seasonality and drift), ``n_users``, ``products``
     (carried, ``|``-separated, primary first), ``sessions_per_weekday``,
     ``actions_per_session``, ``active_from`` and ``dormant_since`` (the day the partner stopped
-    logging in, null if still active).
+    logging in, null if still active), ``activity_drift`` and ``deal_drift`` (the log-scale
+    monthly drift of activity and deals in the last month of history, from which the
+    continuation goes on).
 
     Ids are deterministic: partners ``P00001``…, users ``P00001-u1``…, events ``E0000000001``…
     and deals ``D000000001``… numbered in partner and time order.
@@ -545,7 +633,7 @@ def simulate_world(config: SimulationConfig) -> Iterator[tuple[str, pa.Table]]:
         dl_parts = [p for p in dl_parts if len(p["partner"])]
         if ev_parts:
             seen["events"] = True
-            yield "events", _events_table(world, ev_parts)
+            yield "events", events_table(world, ev_parts)
         if dl_parts:
             seen["deals"] = True
             yield "deals", deals_table("D", world.partner_ids, products, dl_parts)
