@@ -404,3 +404,26 @@ def test_command_summary():
     from supportlab.cli.plan import plan as command
 
     assert command.__doc__.splitlines()[0] == COMMANDS["plan"].summary
+
+
+def test_a_start_after_the_data_is_planned_as_of_the_day_after_it(world, base):
+    root, ws = world
+    _, p = base
+    q = plan(ws, experiment(root, "kit-later", start="2026-07-01"))
+    assert q.as_of == dt.date(2026, 6, 1) and q.start == dt.date(2026, 7, 1)
+    assert q.n_eligible == p.n_eligible and q.sd == pytest.approx(p.sd)
+    assert any("after the data" in n for n in q.notes)
+
+
+def test_small_strata_are_warned_about(world):
+    root, ws = world
+    text = EXPERIMENT.format(id="kit-fine", rule="", start=DESIGN_START, horizon=60,
+                             design="", primary="deals_registered", min_effect=0.2)
+    text = text.replace("stratify_by: [rank]", "stratify_by: [rank, region]")
+    exp = load_experiment(write_experiment(root, id="kit-fine", text=text),
+                          root / "experiments" / "packages")
+    p = plan(ws, exp)
+    small = p.by_stratum[p.by_stratum.n_eligible < 4]
+    assert len(small) > 0 and " / " in p.by_stratum.stratum.iloc[0]
+    for s in small.stratum:
+        assert any(f"stratum '{s}'" in w for w in p.warnings)

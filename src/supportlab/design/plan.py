@@ -463,15 +463,20 @@ def _windows(as_of: dt.date, tz: str, horizon: int, history: int) -> list[Window
             if hi * horizon <= history]
 
 
-def _measure(ctx: _Context, exp: Experiment, ids: Sequence[str], strata: pd.Series
-             ) -> tuple[_Spread, _Spread | None]:
-    """The spread and R² at the horizon, and over twice the horizon (None: too little history)."""
+def _history(ctx: _Context, exp: Experiment, ids: Sequence[str]) -> dict[str, pd.Series]:
+    """The primary metric per partner over the windows the history covers (one query)."""
     wins = _windows(ctx.as_of, ctx.engine.timezone, exp.design.horizon_days, ctx.history_days)
     m = exp.metrics.primary
     df = compute_metrics(ctx.engine, [m], wins, package=exp.package, catalogue=ctx.catalogue,
                          partners=list(ids), suffix=True).reindex(list(ids))
-    col = {w.name: _numeric(df[f"{m}_{w.name}"]) for w in wins}
-    s = strata.reindex(df.index).tolist()
+    return {w.name: df[f"{m}_{w.name}"] for w in wins}
+
+
+def _measure(history: Mapping[str, pd.Series], ids: Sequence[str], strata: pd.Series
+             ) -> tuple[_Spread, _Spread | None]:
+    """The spread and R² at the horizon, and over twice the horizon (None: too little history)."""
+    col = {k: _numeric(v.reindex(list(ids))) for k, v in history.items()}
+    s = strata.reindex(list(ids)).tolist()
     base = _spread(col["a"], col.get("b"), s)
     longer = _spread(col["a2"], col.get("b2"), s) if "a2" in col else None
     return base, longer
@@ -672,7 +677,8 @@ def rollout_holdout(ws: Workspace, exp: Experiment, n_eligible: int, *,
     else:
         frame = pd.DataFrame(index=pd.Index(list(partners), name="partner_id"))
     strata = _strata(ctx, exp, [frame])
-    base, _ = _measure(ctx, exp, list(frame.index), strata)
+    ids = list(frame.index)
+    base, _ = _measure(_history(ctx, exp, ids), ids, strata)
     if not base.sd > 0:
         raise _zero_variance(exp, ctx, base)
     uptake, _, _ = _uptake(ws, exp, ctx)
@@ -730,7 +736,9 @@ def plan(ws: Workspace, exp: Experiment, *, engine: Engine | None = None) -> Pla
     frames = [tl.frame] + ([wide.frame] if wide is not None and len(wide.frame) else [])
     strata = _strata(ctx, exp, frames)
     ids = list(tl.frame.index)
-    base, longer = _measure(ctx, exp, ids, strata)
+    wide_ids = list(wide.frame.index) if wide is not None else []
+    history = _history(ctx, exp, list(dict.fromkeys([*ids, *wide_ids])))
+    base, longer = _measure(history, ids, strata)
     if not base.sd > 0:
         raise _zero_variance(exp, ctx, base)
     uptake, source, n_hist = _uptake(ws, exp, ctx)
@@ -821,7 +829,7 @@ def plan(ws: Workspace, exp: Experiment, *, engine: Engine | None = None) -> Pla
     if wide is not None:
         nw = len(wide.frame)
         if nw > n:
-            sw, _ = _measure(ctx, exp, list(wide.frame.index), strata)
+            sw, _ = _measure(history, wide_ids, strata)
             opts.append(_option("wider_eligibility", nw, horizon, shares, sw, sw.r2_used, target,
                                 uptake, exp, f"the package segment without the rule: {nw:,} "
                                              "partners",
