@@ -54,7 +54,7 @@ root, mode, out = sys.argv[1], sys.argv[2], sys.argv[3]
 START = pd.Timestamp("%(start)s", tz="Asia/Tokyo")
 PRE0, POST1 = START - pd.Timedelta(days=90), START + pd.Timedelta(days=90)
 from supportlab.config.experiment import load_experiment
-PKG = load_experiment("experiments/product-a-launch-2026q3.yaml").package
+PKG = load_experiment("experiments/product-a-launch-2026q2.yaml").package
 def done(t0, df):
     df = df.sort_index()
     df.to_parquet(out)

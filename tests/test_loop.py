@@ -19,7 +19,7 @@ from supportlab.data.engine import connect
 from supportlab.data.workspace import write_simulation
 from supportlab.sim.simulate import EffectModel, PackageStep, simulate_delivery
 
-EXP = "experiments/product-a-launch-2026q3.yaml"
+EXP = "experiments/product-a-launch-2026q2.yaml"
 
 
 @pytest.fixture(scope="module")

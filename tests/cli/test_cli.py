@@ -22,7 +22,7 @@ from supportlab.cli import SupportlabGroup, cli
 from supportlab.cli.app import COMMANDS as COMMAND_TABLE
 
 COMMANDS = ["init", "ingest", "quarantine", "validate", "simulate", "demo"]
-EXP = "experiments/product-a-launch-2026q3.yaml"
+EXP = "experiments/product-a-launch-2026q2.yaml"
 
 
 def run(*args: str, cwd=None):

@@ -12,7 +12,7 @@ from supportlab.config.checks import check_experiment, experiment_problems
 from supportlab.config.problems import ConfigFileError
 
 REPO = Path(__file__).resolve().parents[2]
-EXP = REPO / "experiments" / "product-a-launch-2026q3.yaml"
+EXP = REPO / "experiments" / "product-a-launch-2026q2.yaml"
 METRICS = {"deals_registered", "pipeline_amount", "package_completion", "portal_logins",
            "won_revenue", "support_score"}
 COLUMNS = {"rank", "tenure_band", "region", "support_score"}

@@ -200,7 +200,7 @@ def test_importing_the_configuration_does_not_load_pandas():
     import sys
 
     code = ("import sys, supportlab as sl; sl.load_experiment('experiments/"
-            "product-a-launch-2026q3.yaml'); sl.load_config('.'); "
+            "product-a-launch-2026q2.yaml'); sl.load_config('.'); "
             "import supportlab.config.checks; print('pandas' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                          check=True)

@@ -18,7 +18,7 @@ from supportlab.features.rules import RuleError, condition_rule, condition_text,
 from supportlab.features.segments import segment_rule
 from supportlab.features.targeting import select_targets
 
-EXP = "experiments/product-a-launch-2026q3.yaml"
+EXP = "experiments/product-a-launch-2026q2.yaml"
 WHY = "(not video_completed and not template_downloaded) or days_since_last_login >= 30"
 
 

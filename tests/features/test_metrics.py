@@ -113,12 +113,12 @@ def test_empty_tables_give_zeros(ws):
 
 
 def test_experiment_windows():
-    exp = sl.load_experiment("experiments/product-a-launch-2026q3.yaml")
+    exp = sl.load_experiment("experiments/product-a-launch-2026q2.yaml")
     pre, post = experiment_windows(exp, TZ)
-    assert pre.start == ts("2026-04-02") and pre.end == ts("2026-07-01")
-    assert post.start == ts("2026-07-01") and post.end == ts("2026-09-29")
+    assert pre.start == ts("2026-03-03") and pre.end == ts("2026-06-01")
+    assert post.start == ts("2026-06-01") and post.end == ts("2026-07-31")
     _, interim = experiment_windows(exp, TZ, post_days=14)
-    assert interim.end == ts("2026-07-15")
+    assert interim.end == ts("2026-06-15")
 
 
 def test_metric_yaml_errors(tmp_path):

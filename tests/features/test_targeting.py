@@ -18,7 +18,7 @@ from supportlab.features.score import support_score as compute_score
 from supportlab.features.segments import in_segment, partner_attributes, tenure_band
 from supportlab.features.targeting import partner_features, select_targets
 
-EXP = "experiments/product-a-launch-2026q3.yaml"
+EXP = "experiments/product-a-launch-2026q2.yaml"
 TZ = "Asia/Tokyo"
 
 

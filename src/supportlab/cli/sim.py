@@ -1,8 +1,11 @@
-"""Commands of the simulated world: ``simulate`` and ``demo``.
+"""Commands of the simulated world: ``simulate``, ``demo`` and ``simulate-delivery``.
 
-Both write a world from :mod:`supportlab.sim` into a workspace through
+``simulate`` and ``demo`` write a world from :mod:`supportlab.sim` into a workspace through
 :func:`supportlab.data.workspace.write_simulation`. ``simulate`` refuses to overwrite data
 without ``--replace``; ``demo`` never overwrites data that did not come from the simulator.
+``simulate-delivery`` plays an assigned experiment in a simulated workspace
+(:func:`supportlab.design.simulated.simulate_experiment_delivery`): the world goes on through
+the horizon and the package reaches the treated arms, with the ground truth stored.
 """
 
 from __future__ import annotations
@@ -15,15 +18,17 @@ from typing import TYPE_CHECKING
 import click
 
 from supportlab.cli.common import open_workspace, parse_date, progress
-from supportlab.errors import DataValidationError, WorkspaceError
+from supportlab.errors import ConfigError, DataValidationError, WorkspaceError
 
 if TYPE_CHECKING:  # pragma: no cover
     from supportlab.data.workspace import Workspace
 
-__all__ = ["DEMO_END", "demo", "run_simulation", "simulate"]
+__all__ = ["DEMO_END", "demo", "parse_dropoff", "run_simulation", "simulate",
+           "simulate_delivery"]
 
-#: the exclusive end of the demo world's history
-DEMO_END = dt.date(2026, 11, 1)
+#: the exclusive end of the demo world's history: the example experiments start on it, and
+#: two cohorts fit between it and the end of 2026
+DEMO_END = dt.date(2026, 6, 1)
 
 
 @click.command()
@@ -120,3 +125,69 @@ def demo(ctx: click.Context, n_partners: int, seed: int) -> None:
         click.echo("validated: all schema, key and reference checks passed")
         click.echo(ws.summary_text())
     click.echo(f"workspace database: {config.database_path}")
+
+
+def parse_dropoff(value: str | None) -> tuple[float, ...] | None:
+    """The ``--dropoff`` list: probabilities of going on to each next step, comma-separated.
+
+    Example:
+        >>> parse_dropoff("0.8, 0.6")
+        (0.8, 0.6)
+        >>> parse_dropoff("0.8,x")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        supportlab.errors.ConfigError: --dropoff '0.8,x': 'x' is not a number. Fix: ...
+    """
+    if value is None:
+        return None
+    out: list[float] = []
+    for part in value.split(","):
+        text = part.strip()
+        try:
+            p = float(text)
+        except ValueError:
+            raise ConfigError(f"'{text}' is not a number", where=f"--dropoff '{value}'",
+                              fix="give probabilities such as 0.8,0.7") from None
+        if not 0 <= p <= 1:
+            raise ConfigError(f"{p} is not a probability", where=f"--dropoff '{value}'",
+                              fix="give values between 0 and 1, e.g. 0.8,0.7")
+        out.append(p)
+    return tuple(out)
+
+
+@click.command("simulate-delivery")
+@click.argument("experiment", type=click.Path(dir_okay=False, exists=True))
+@click.option("--effect", type=click.FloatRange(min=0), default=0.6, show_default=True,
+              help="True extra deals over the horizon of a partner who completes the package "
+                   "(reference segment).")
+@click.option("--uptake", type=click.FloatRange(0, 1), default=0.6, show_default=True,
+              help="Baseline chance that an assigned partner opens the package.")
+@click.option("--dropoff", help="Chance of going on to each next step, comma-separated "
+              "(default 0.8,0.7; the last value repeats).")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Seed of the delivery's draws (default: the design's seed).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Output format; json prints one JSON object.")
+@click.pass_context
+def simulate_delivery(ctx: click.Context, experiment: str, effect: float, uptake: float,
+                      dropoff: str | None, seed: int | None, fmt: str) -> None:
+    """Deliver an assigned experiment in a simulated workspace through its horizon.
+
+    The simulated world goes on through the horizon (everyone's untreated behaviour, only
+    beyond what was simulated already), the package reaches every non-control arm with the
+    given true effect, and the ground truth is stored in sim_truth. Running it again for a
+    delivered experiment adds nothing and shows the stored result.
+    """
+    from supportlab.config.experiment import load_experiment
+    from supportlab.design.simulated import simulate_experiment_delivery
+    from supportlab.sim.delivery import EffectModel
+
+    drops = parse_dropoff(dropoff)
+    model = EffectModel(base_effect=effect, uptake=uptake, step_dropoff=drops)
+    with open_workspace(ctx) as ws:
+        exp = load_experiment(experiment, ws.config.experiments_path / "packages")
+        result = simulate_experiment_delivery(ws, exp, effect=model, seed=seed)
+    if fmt == "json":
+        click.echo(result.to_json())
+    else:
+        click.echo(str(result))
