@@ -220,7 +220,7 @@ def _append(ws: Workspace, con: duckdb.DuckDBPyConnection, table: str, data: pa.
             [table]).fetchall()}
         con.register("_new_columns", data.slice(0, 0))
         try:
-            types = dict(con.execute("SELECT column_name, data_type FROM "
+            types = dict(con.execute("SELECT column_name, column_type FROM "
                                      "(DESCRIBE _new_columns)").fetchall())
         finally:
             con.unregister("_new_columns")
@@ -387,6 +387,7 @@ def simulate_experiment_delivery(ws: Workspace, exp: Experiment, *,
             ``sim_truth`` already holds it from a delivery made outside this function.
         ConfigError: a placebo (A/A) experiment, or effects that do not match the arms.
     """
+    from supportlab.sim.columns import to_arrow
     from supportlab.sim.delivery import EffectModel, simulate_delivery
 
     where = exp.path or exp.id
@@ -412,20 +413,23 @@ def simulate_experiment_delivery(ws: Workspace, exp: Experiment, *,
             raise WorkspaceError(f"sim_truth already holds experiment {exp.id}, delivered "
                                  "without a record of it; nothing was added", where=where,
                                  fix="use a new experiment id, or simulate the world again")
-        treated = spec.arms[1:]
+        # the experiment's arm order (control first): a stored spec's mapping may be re-ordered
+        arms = [a for a in exp.design.arms if a in spec.probabilities]
+        arms += [a for a in spec.probabilities if a not in arms]
+        control_arm, treated = arms[0], tuple(arms[1:])
         models = _effects(EffectModel() if effect is None else effect, treated,
                           f"{where}: effect")
         seed = int(spec.seed if seed is None else seed)
         horizon = (spec.end - spec.start).days
         last_week = max(s.week for s in steps)
         through = max(spec.end, spec.start + dt.timedelta(days=7 * last_week))
-        cont = _continue(ws, con, through)
-        control = ledger[ledger["arm"] == spec.control]
-        unknown = sorted(set(ledger["arm"]) - set(spec.arms))
+        control = ledger[ledger["arm"] == control_arm]
+        unknown = sorted(set(ledger["arm"]) - set(arms))
         if unknown:
             raise WorkspaceError(f"the ledger of {exp.id} names arms the design does not "
                                  f"({', '.join(unknown)})", where="assignments",
                                  fix="re-assign under a new experiment id")
+        cont = _continue(ws, con, through)
         truths: list[pd.DataFrame] = []
         added = {"events": 0, "deals": 0}
         for arm in treated:
@@ -440,15 +444,13 @@ def simulate_experiment_delivery(ws: Workspace, exp: Experiment, *,
                 if name == "sim_truth":
                     t = table.to_pandas()
                     t["experiment_id"] = exp.id
-                    t["arm"] = t["arm"].map({"treatment": arm, "control": spec.control})
+                    t["arm"] = t["arm"].map({"treatment": arm, "control": control_arm})
                     t["versus"] = arm
                     t["phase"] = phase
                     truths.append(t)
                 else:
                     added[name] += _append(ws, con, name, table)
         truth = pd.concat(truths, ignore_index=True)
-        from supportlab.sim.columns import to_arrow
-
         _append(ws, con, "sim_truth", to_arrow(truth))
         arms = pd.DataFrame([_summary(truth, a) for a in treated])
         head = arms.iloc[0] if "treatment" not in treated else \

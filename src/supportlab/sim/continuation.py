@@ -144,7 +144,8 @@ def latent_state(partners_truth: pd.DataFrame, config: SimulationConfig) -> Late
     def column(name: str, default: float) -> NDArray[Any]:
         if name not in t:
             return np.full(n, default)
-        return t[name].astype(float).fillna(default).to_numpy()
+        values: NDArray[Any] = t[name].astype(float).fillna(default).to_numpy()
+        return values
 
     return LatentState(
         partner_ids=pa.array(t["partner_id"].to_numpy(), type=pa.string()), rank=rank,
