@@ -271,3 +271,26 @@ def test_the_command_delivers_and_says_so(world, delivered):
     none = write_experiment(root, id="kit-cli-none")
     r = run(cli, ["-C", str(root), "simulate-delivery", str(none)])
     assert r.exit_code == 5 and "is not assigned" in r.output and "Traceback" not in r.output
+
+
+def test_two_processes_at_once_deliver_once(world, delivered):
+    import subprocess
+    import sys
+
+    root, ws = world
+    exp = experiment(root, "kit-twice")
+    assign_rows(ws, exp, ws.table("sim_partners")["partner_id"].iloc[2::3], seed=7)
+    path = str(root / "experiments" / "kit-twice.yaml")
+    cmd = [sys.executable, "-m", "supportlab.cli", "-C", str(root), "simulate-delivery", path,
+           "--format", "json"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    results = [json.loads(out) for out, _ in outs]
+    assert sorted(r["already_delivered"] for r in results) == [False, True]
+    assert results[0]["true_itt"] == results[1]["true_itt"]
+    n = ws.query("SELECT count(*) AS n FROM sim_truth WHERE experiment_id = 'kit-twice'")["n"]
+    assert n.iloc[0] == len(ws.table("sim_partners")["partner_id"].iloc[2::3])
+    ids = ws.query("SELECT event_id FROM events WHERE event_id LIKE 'kit-twice-%'")["event_id"]
+    assert len(ids) and ids.is_unique
