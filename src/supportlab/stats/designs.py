@@ -131,7 +131,7 @@ class DesignInfo:
         >>> DesignInfo("blocked", {"control": 0.5, "treatment": 0.5})
         Traceback (most recent call last):
         ...
-        supportlab.errors.ConfigError: a blocked design needs the column of its blocks. Fix: pass blocks='block', the ledger's block column.
+        supportlab.errors.ConfigError: a blocked design needs the column of its blocks. Fix: ...
     """
 
     method: str
