@@ -15,10 +15,11 @@
   is conservative);
 * **the expected uptake**: the share of treatment partners of earlier, finished experiments of
   the same package id with any event on the package's contents in their post window; else
-  ``design.expected_uptake``; else 100%, with a warning. ``decision.min_effect`` is read as the
-  effect on partners who take the package up, so the effect on all assigned partners (what an
-  intention-to-treat analysis sees) is ``min_effect · uptake``, and the MDE stated for users
-  is the assigned-partner MDE divided by the uptake;
+  ``design.expected_uptake``; else 100%, with a warning. ``decision.min_effect`` is read as
+  :func:`~supportlab.stats.decision.decide` reads it: the effect per *assigned* partner (the
+  intention-to-treat effect the decision compares with it). Partners who never open the package
+  dilute that effect, so the plan also states what the package must do for the partners who
+  take it up: the assigned-partner MDE divided by the uptake;
 * **the MDE** of each non-control arm against control at ``decision.power`` and
   ``decision.alpha`` (a two-sample *t* test with unequal allocation,
   :func:`supportlab.stats.power.mde`), and **the sample needed** for ``min_effect``;
@@ -103,7 +104,7 @@ class PlanOption(ResultMixin):
         mde_users: the same for partners who take the package up (``mde / uptake``).
         target_effect: ``min_effect`` in the alternative's units (scaled with the metric's
             mean for a longer horizon).
-        reaches: whether ``mde_users <= target_effect``.
+        reaches: whether ``mde <= target_effect`` (both per assigned partner).
         note_en / note_ja: what the alternative is, or why it cannot be measured.
     """
 
@@ -128,14 +129,14 @@ class PlanOption(ResultMixin):
         ja = lang == "ja"
         name = (_OPTIONS_JA if ja else _OPTIONS_EN)[self.option]
         what = self.note_ja if ja else self.note_en
-        if self.mde_users is None or self.target_effect is None:
+        if self.mde is None or self.target_effect is None:
             return f"{name}（{what}）" if ja else f"{name} ({what})"
         if ja:
             verdict = "届く" if self.reaches else "届かない"
-            return (f"{name}（{what}）: 最小検出効果 {fmt(self.mde_users)}、"
+            return (f"{name}（{what}）: 最小検出効果 {fmt(self.mde)}、"
                     f"目標 {fmt(self.target_effect)} に{verdict}")
         verdict = "reaches it" if self.reaches else "does not reach it"
-        return (f"{name} ({what}): MDE {fmt(self.mde_users)} against a min_effect of "
+        return (f"{name} ({what}): MDE {fmt(self.mde)} against a min_effect of "
                 f"{fmt(self.target_effect)}: {verdict}")
 
 
@@ -161,9 +162,9 @@ class Plan(ResultMixin):
             (per non-control arm against control).
         mde_users: ``mde / uptake``: the same for partners who take the package up, the scale
             of ``min_effect``.
-        rel_mde: ``mde_users / mean``.
+        rel_mde: ``mde / mean``.
         n_needed: eligible partners needed (all arms) to detect ``min_effect``.
-        can_detect: ``mde_users <= min_effect`` (``None`` when ``min_effect`` is not set).
+        can_detect: ``mde <= min_effect`` (``None`` when ``min_effect`` is not set).
         verdict_en / verdict_ja: the verdict in plain words and what would help.
         by_stratum: eligible partners per stratum and expected per arm.
         options: the alternatives (:class:`PlanOption`).
@@ -656,9 +657,9 @@ def rollout_holdout(ws: Workspace, exp: Experiment, n_eligible: int, *,
     """The holdout (control share) of a roll-out of a promoted template, sized by power.
 
     The smallest control share in ``[0.05, 0.5]`` that keeps ``decision.power`` at
-    ``min_effect · uptake`` on ``n_eligible`` partners, with the spread and R² measured as
-    :func:`plan` measures them (on ``partners``, default: the experiment's eligible partners)
-    and the package's past uptake. Formula: :func:`holdout_share`.
+    ``min_effect`` (per assigned partner, as the decision reads it) on ``n_eligible``
+    partners, with the spread and R² measured as :func:`plan` measures them (on ``partners``,
+    default: the experiment's eligible partners). Formula: :func:`holdout_share`.
 
     Raises:
         ConfigError: ``decision.min_effect`` is not set.
@@ -681,8 +682,7 @@ def rollout_holdout(ws: Workspace, exp: Experiment, n_eligible: int, *,
     base, _ = _measure(_history(ctx, exp, ids), ids, strata)
     if not base.sd > 0:
         raise _zero_variance(exp, ctx, base)
-    uptake, _, _ = _uptake(ws, exp, ctx)
-    return holdout_share(n_eligible, effect=exp.min_effect * uptake, sd=base.sd, r2=base.r2_used,
+    return holdout_share(n_eligible, effect=exp.min_effect, sd=base.sd, r2=base.r2_used,
                          alpha=exp.alpha, power=exp.power)
 
 
@@ -697,7 +697,7 @@ def _option(option: str, n: int, horizon: int, shares: Mapping[str, float], sp: 
                           note_en, note_ja)
     m = _mde(n, shares, sp.sd, r2, exp.alpha, exp.power)
     mu = _users(m, uptake)
-    reaches = None if target is None else bool(mu <= target * (1 + 1e-12))
+    reaches = None if target is None else bool(m <= target * (1 + 1e-12))
     return PlanOption(option, n, horizon, len(shares), sp.sd, r2, _finite(m), _finite(mu),
                       target, reaches, note_en, note_ja)
 
@@ -748,8 +748,8 @@ def plan(ws: Workspace, exp: Experiment, *, engine: Engine | None = None) -> Pla
     m = _mde(n, shares, base.sd, r2, alpha, power)
     mu = _users(m, uptake)
     target = me if me > 0 else None
-    can = None if target is None else bool(mu <= target * (1 + 1e-12))
-    n_needed = _needed(me * uptake, shares, base.sd, r2, alpha, power) if target else None
+    can = None if target is None else bool(m <= target * (1 + 1e-12))
+    n_needed = _needed(me, shares, base.sd, r2, alpha, power) if target else None
 
     # what was measured, in words
     if base.r2 is None:
@@ -842,7 +842,7 @@ def plan(ws: Workspace, exp: Experiment, *, engine: Engine | None = None) -> Pla
                                    "条件を外しても対象は増えない"))
 
     v_en, v_ja = _verdict(exp, n, shares, uptake, m, mu, n_needed, can, opts)
-    rel = mu / base.mean if base.mean and math.isfinite(mu) and base.mean > 0 else None
+    rel = m / base.mean if base.mean and math.isfinite(m) and base.mean > 0 else None
     return Plan(
         experiment=exp.id, package=exp.package.ref, primary=exp.metrics.primary, method=d.method,
         as_of=ctx.as_of, start=d.start, horizon_days=horizon, n_partners=tl.n_partners,
@@ -861,10 +861,12 @@ def _verdict(exp: Experiment, n: int, shares: Mapping[str, float], uptake: float
     pw, a = f"{exp.power:.0%}", f"{exp.alpha:g}"
     arms_en = " vs ".join(f"{s:.0%} {k}" for k, s in shares.items())
     arms_ja = "・".join(f"{k} {s:.0%}" for k, s in shares.items())
-    users_en = (f"{fmt(mu)} on partners who take the package up ({fmt(m)} on all assigned "
-                f"partners at {uptake:.0%} uptake)") if math.isfinite(mu) else "none (no uptake)"
-    users_ja = (f"利用したパートナーで {fmt(mu)}（想定利用率 {uptake:.0%} で割付全体では {fmt(m)}）"
-                if math.isfinite(mu) else "なし（利用なし）")
+    users_en = (f"{fmt(m)} per assigned partner ({fmt(mu)} on the partners who take the "
+                f"package up, at {uptake:.0%} uptake)") if math.isfinite(mu) \
+        else f"{fmt(m)} per assigned partner (no uptake expected)"
+    users_ja = (f"割付したパートナー1社あたり {fmt(m)}（想定利用率 {uptake:.0%} で、利用した"
+                f"パートナーでは {fmt(mu)}）" if math.isfinite(mu)
+                else f"割付したパートナー1社あたり {fmt(m)}（利用の見込みなし）")
     if can is None:
         return ((f"min_effect is not set (decision.min_effect is 0): with {n:,} eligible "
                  f"partners ({arms_en}) the experiment detects effects on {metric} of "

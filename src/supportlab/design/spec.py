@@ -20,6 +20,9 @@ Example:
     {'control': 0.5, 'treatment': 0.5}
     >>> DesignSpec.from_json(spec.to_json()) == spec
     True
+    >>> three = Design(dt.date(2026, 10, 1), control_share=0.4, arms=("control", "b", "a"))
+    >>> DesignSpec.from_json(DesignSpec.from_design("e", "p", 1, three).to_json()).arms
+    ('control', 'b', 'a')
 """
 
 from __future__ import annotations
@@ -124,6 +127,8 @@ class DesignSpec:
         d.pop("outcome")
         d["start"], d["end"] = self.start.isoformat(), self.end.isoformat()
         d["strata"], d["covariates"] = list(self.strata), list(self.covariates)
+        # pairs, not a mapping: the order of the arms (control first) survives sorted JSON
+        d["probabilities"] = [[a, p] for a, p in self.probabilities.items()]
         return d
 
     @property
@@ -152,6 +157,7 @@ class DesignSpec:
         d = json.loads(text)
         d["start"], d["end"] = dt.date.fromisoformat(d["start"]), dt.date.fromisoformat(d["end"])
         d["strata"], d["covariates"] = tuple(d["strata"]), tuple(d["covariates"])
+        d["probabilities"] = {a: float(p) for a, p in d["probabilities"]}
         return cls(**d)
 
 
