@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -429,24 +429,48 @@ def _match(a: np.ndarray, label: Any) -> np.ndarray:
     return np.asarray(hit, dtype=bool)
 
 
-def _contrast(codes: np.ndarray, V: np.ndarray, groups: np.ndarray, n_g: int) -> np.ndarray:
+def _contrast(codes: np.ndarray, V: np.ndarray, groups: np.ndarray, n_g: int,
+              fixed: np.ndarray | None = None) -> np.ndarray:
     """The design contrast of each draw (rows of ``codes``) on each column of ``V``:
     ``Σ_g w_g (mean of V over treated units in g − mean over control units in g)``, with
-    ``w_g`` the group's share of the two arms' units (groups missing an arm get no weight)."""
+    ``w_g`` the group's share of the two arms' units (groups missing an arm get no weight).
+    ``fixed``: the treated count of every group when every draw has it and no unit is in
+    another arm (the draws permute the observed arms)."""
     R, n = codes.shape
-    off = (np.arange(R)[:, None] * n_g + groups[None, :]).ravel()
     flat = codes.ravel()
-    size = R * n_g
-    nt = np.bincount(off, weights=flat == 2, minlength=size).reshape(R, n_g)
-    nc = np.bincount(off, weights=flat == 1, minlength=size).reshape(R, n_g)
+    if fixed is None:
+        off = (np.arange(R)[:, None] * n_g + groups[None, :]).ravel()
+        size = R * n_g
+        is_t = (flat == 2).astype(float)  # float weights: bincount is slow with boolean ones
+        nt = np.bincount(off, weights=is_t, minlength=size).reshape(R, n_g)
+        if np.all(flat != 0) and np.all(nt == nt[0]):
+            fixed = nt[0]
+    if fixed is not None:
+        # every unit in the two arms and the same treated count per group in every draw (as
+        # in complete randomization within groups): the contrast is linear in the draw,
+        # S = T·(k ⊙ V) − c with k_i = w_g (1/n_tg + 1/n_cg); one matrix product
+        n_s = np.bincount(groups, minlength=n_g).astype(float)
+        nt0 = fixed
+        nc0 = n_s - nt0
+        ok0 = (nt0 > 0) & (nc0 > 0)
+        w0 = np.where(ok0, n_s, 0.0) / np.where(ok0, n_s, 0.0).sum()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            k_g = np.where(ok0, w0 * (1 / nt0 + 1 / nc0), 0.0)
+            c_g = np.where(ok0, w0 / nc0, 0.0)
+        kv = V * k_g[groups][:, None]
+        const = (V * c_g[groups][:, None]).sum(axis=0)
+        return (codes == 2).astype(float) @ kv - const
+    is_c = (flat == 1).astype(float)
+    nc = np.bincount(off, weights=is_c, minlength=size).reshape(R, n_g)
     ok = (nt > 0) & (nc > 0)
     w = np.where(ok, nt + nc, 0.0)
-    w /= w.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a draw without both arms: NaN
+        w /= w.sum(axis=1, keepdims=True)
     out = np.empty((R, V.shape[1]))
     for k in range(V.shape[1]):
         v = np.broadcast_to(V[:, k], (R, n)).ravel()
-        st = np.bincount(off, weights=v * (flat == 2), minlength=size).reshape(R, n_g)
-        sc = np.bincount(off, weights=v * (flat == 1), minlength=size).reshape(R, n_g)
+        st = np.bincount(off, weights=v * is_t, minlength=size).reshape(R, n_g)
+        sc = np.bincount(off, weights=v * is_c, minlength=size).reshape(R, n_g)
         with np.errstate(invalid="ignore", divide="ignore"):
             diff = np.where(ok, st / np.where(ok, nt, 1) - sc / np.where(ok, nc, 1), 0.0)
         out[:, k] = (w * diff).sum(axis=1)
@@ -546,41 +570,47 @@ def randomization_test(df: pd.DataFrame, *, arm: str, outcome: str, design: Desi
     a0, b0 = _contrast(obs[None, :], V, groups, n_g)[0]
     rng, used_seed = make_rng(seed)
     notes: list[str] = []
+    need = math.ceil(1 / alpha)
+    fixed: np.ndarray | None = None
+    block = max(1, 1_000_000 // max(n, 1))  # draws per chunk: memory stays ~10 MB
+    chunks: Iterator[np.ndarray]
     if isinstance(redraw, np.ndarray):
-        draws = _codes(redraw, control, treatment, n)
+        given = redraw if redraw.ndim == 2 else redraw[None, :]
+        if len(given) < need:
+            raise ConfigError(f"{len(given)} given draws are too few for a {level * 100:g}% "
+                              "interval", where="randomization_test",
+                              fix=f"give at least {need} draws; 2000 is usual")
+        chunks = (_codes(given[s:s + block], control, treatment, n)
+                  for s in range(0, len(given), block))
         used_seed = None
-        how = f"{len(draws):,} given draws of the design"
-    elif redraw is not None:
-        if permutations < math.ceil(1 / alpha):
+        how = f"{len(given):,} given draws of the design"
+    else:
+        if permutations < need:
             raise ConfigError(f"permutations == {permutations}, too few for a "
                               f"{level * 100:g}% interval", where="randomization_test",
-                              fix=f"use at least {math.ceil(1 / alpha)}; 2000 is the default")
-        draws = np.concatenate([_codes(redraw(rng), control, treatment, n)
-                                for _ in range(permutations)])[:permutations]
-        how = "the design's redraws"
-    else:
-        if design.method == "rerandomized":
+                              fix=f"use at least {need}; 2000 is the default")
+        if redraw is not None:
+            chunks = _called(redraw, rng, permutations, block, control, treatment, n)
+            how = "the design's redraws"
+        elif design.method == "rerandomized":
             raise ConfigError(
                 "a randomization test of a rerandomized design needs the design's redraws: "
                 "free permutations draw assignments its acceptance rule would have rejected",
                 where="randomization_test",
                 fix="pass redraw= (the design layer's redraw of the accepted set)")
-        if permutations < math.ceil(1 / alpha):
-            raise ConfigError(f"permutations == {permutations}, too few for a "
-                              f"{level * 100:g}% interval", where="randomization_test",
-                              fix=f"use at least {math.ceil(1 / alpha)}; 2000 is the default")
-        draws = _permute_within(obs, groups, permutations, rng)
-        how = ("permutations within the pairs/blocks of " + repr(design.blocks)
-               if design.method == "blocked" else
-               "permutations within the strata of " + repr(design.strata) if design.strata
-               else "permutations")
-        notes.append("redraws permute the observed arms within each group: the design's "
-                     "draws when its arm counts per group are fixed")
-    R = len(draws)
-    S = np.empty((R, 2))
-    block = max(1, 2_000_000 // max(n, 1))
-    for s in range(0, R, block):
-        S[s:s + block] = _contrast(draws[s:s + block], V, groups, n_g)
+        else:
+            chunks = (_permute_within(obs, groups, min(block, permutations - s), rng)
+                      for s in range(0, permutations, block))
+            if np.all(obs != 0):
+                fixed = np.bincount(groups, weights=(obs == 2).astype(float), minlength=n_g)
+            how = ("permutations within the pairs/blocks of " + repr(design.blocks)
+                   if design.method == "blocked" else
+                   "permutations within the strata of " + repr(design.strata)
+                   if design.strata else "permutations")
+            notes.append("redraws permute the observed arms within each group: the design's "
+                         "draws when its arm counts per group are fixed")
+    S = np.concatenate([_contrast(c, V, groups, n_g, fixed) for c in chunks])
+    R = len(S)
     a, b = S[:, 0], S[:, 1]
 
     def count(tau: float) -> int:
@@ -608,6 +638,23 @@ def randomization_test(df: pd.DataFrame, *, arm: str, outcome: str, design: Desi
                              confidence_level=level,
                              p_value_mc_se=math.sqrt(p0 * (1 - p0) / R), seed=used_seed,
                              notes=tuple(notes))
+
+
+def _called(redraw: Callable[[np.random.Generator], Any], rng: np.random.Generator,
+            total: int, block: int, control: Any, treatment: Any, n: int
+            ) -> Iterator[np.ndarray]:
+    """Chunks of ``total`` draws from a callable redraw (one draw or a batch per call)."""
+    have, buf, size = 0, [], 0
+    while have < total:
+        c = _codes(redraw(rng), control, treatment, n)[:total - have]
+        have += len(c)
+        buf.append(c)
+        size += len(c)
+        if size >= block:
+            yield np.concatenate(buf)
+            buf, size = [], 0
+    if buf:
+        yield np.concatenate(buf)
 
 
 def _invert(pval: Callable[[float], float], est: float, step: float,
