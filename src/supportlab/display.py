@@ -248,6 +248,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "heterogeneity_q": "heterogeneity Q", "omnibus_f": "omnibus F", "smd": "SMD",
         "smd_threshold": "SMD threshold", "mde": "minimum detectable effect",
         "n_total": "n (total)",
+        "registry_status": "status", "pooled_ci": "pooled CI", "shrunk_ci": "shrunk CI",
     },
     "ja": {
         "method": "手法", "outcome": "指標", "arm": "群の列", "control": "対照群",
@@ -296,6 +297,13 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "count": "数", "lost": "離脱", "level": "消化度", "n": "数", "mean_outcome": "平均",
         "diff_vs_control": "対照群との差", "rank": "順位", "covariate": "共変量",
         "arms": "群", "phase": "フェーズ", "placebo": "プラセボ（A/A）",
+        "registry_status": "状態", "lineage": "系譜", "experiments": "実験", "experiment": "実験",
+        "reproduced": "再現", "pooled_effect": "統合した効果", "pooled_ci": "統合した効果の信頼区間",
+        "shrunk_effect": "縮小した効果", "shrunk_ci": "縮小した効果の信頼区間",
+        "designed": "設計した版", "promoted": "昇格", "reproductions": "再現した実験",
+        "spread": "展開した再現", "overrides": "判定の変更", "packages": "パッケージ",
+        "computed": "評価による判定", "override_reason": "変更の理由", "decided_by": "判定者",
+        "decided_at": "判定日時",
     },
 }
 
