@@ -536,3 +536,29 @@ def test_cli_errors_are_one_paragraph(lab: Lab) -> None:
     r = run(cli, [*base, "record-decision", str(path), "--without-evaluation"])
     assert r.exit_code != 0 and "--decision" in r.output
     assert lab.log().empty
+
+
+RECORD_SCRIPT = """
+import sys
+from types import SimpleNamespace as NS
+from supportlab.data.workspace import Workspace
+from supportlab.design.registry import record_decision
+ws = Workspace.open(sys.argv[1], lock_timeout=60)
+primary = NS(effect=0.5, se=0.1, ci_lower=0.3, ci_upper=0.7)
+ev = NS(experiment_id="e1", package_id="kit", version=2, decision="promote", reasons=(),
+        primary=primary, metric="deals_registered", cohort="c1", placebo=False)
+print(record_decision(ws, ev).already_recorded)
+"""
+
+
+def test_two_processes_recording_the_same_decision_write_one_row(lab: Lab) -> None:
+    import subprocess
+    import sys
+
+    procs = [subprocess.Popen([sys.executable, "-c", RECORD_SCRIPT, str(lab.root)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert sorted(o[0].strip() for o in outs) == ["False", "True"]
+    assert lab.log()["decision"].tolist() == ["promote"]

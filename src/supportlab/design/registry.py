@@ -475,15 +475,6 @@ def _read_packages(packages_dir: str | Path | Sequence[str | Path]) -> tuple[
     return out, problems
 
 
-def _later(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Whether experiment ``b`` is later than ``a``: it starts after it (or, without start
-    dates, was first decided after it)."""
-    sa, sb = a.get("start_date"), b.get("start_date")
-    if sa is not None and sb is not None and not pd.isna(sa) and not pd.isna(sb):
-        return bool(pd.Timestamp(sb) > pd.Timestamp(sa))
-    return bool(pd.Timestamp(b["first_decided"]) > pd.Timestamp(a["first_decided"]))
-
-
 @dataclass(frozen=True)
 class Registry(ResultMixin):
     """Every package version with its status, lineage, experiments and reproduction.
@@ -562,95 +553,117 @@ def _reproduced_ja(text: str) -> str:
     return f"{m} 件中 {n} 件で再現"
 
 
-def _experiment_table(designs: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
-    """One row per experiment: its package, start, placebo flag, latest decision and the
-    latest primary estimate (from the log)."""
+_EXP_COLUMNS = ["experiment_id", "package_id", "version", "ref", "cohort", "start_date",
+                "end_date", "placebo", "n_assigned", "assigned", "decision", "computed",
+                "override", "decided_by", "decided_at", "final", "promoted_at", "reproduction",
+                "metric", "effect", "std_error", "ci_lower", "ci_upper", "shrunk_effect",
+                "shrunk_std_error", "shrunk_ci_lower", "shrunk_ci_upper", "confirmed"]
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame's rows as dicts with missing values as ``None``."""
+    return [{k: (None if v is pd.NaT or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+                 else v) for k, v in r.items()} for r in df.to_dict(orient="records")]
+
+
+def _experiment_records(designs: pd.DataFrame, log: list[dict[str, Any]]
+                        ) -> dict[str, dict[str, Any]]:
+    """One record per experiment: its package, start, placebo flag, latest decision and the
+    primary estimate it was decided on (the last final one, else the latest)."""
     rows: dict[str, dict[str, Any]] = {}
-    for r in designs.to_dict(orient="records"):
+    for r in _records(designs):
         rows[str(r["experiment_id"])] = {
             "experiment_id": str(r["experiment_id"]), "package_id": str(r["package_id"]),
             "version": int(r["version"]), "start_date": r["start_date"],
             "end_date": r["end_date"], "placebo": bool(r["placebo"]),
-            "n_assigned": int(r["n_assigned"]), "assigned": True}
-    for eid, g in log.groupby("experiment_id", sort=False):
-        g = g.sort_values("decided_at")
-        last = g.iloc[-1]
-        base = rows.setdefault(str(eid), {
-            "experiment_id": str(eid), "package_id": str(last["package_id"]),
+            "n_assigned": None if r["n_assigned"] is None else int(r["n_assigned"]),
+            "assigned": True}
+    by_exp: dict[str, list[dict[str, Any]]] = {}
+    for r in log:  # the log is read in time order
+        by_exp.setdefault(str(r["experiment_id"]), []).append(r)
+    for eid, g in by_exp.items():
+        last = g[-1]
+        base = rows.setdefault(eid, {
+            "experiment_id": eid, "package_id": str(last["package_id"]),
             "version": int(last["version"]), "start_date": None, "end_date": None,
             "placebo": False, "n_assigned": None, "assigned": False})
-        est = g[g["effect"].notna() & g["std_error"].notna()]
-        final = est[est["decision"].isin(_FINAL)]
-        pick = final.iloc[-1] if len(final) else (est.iloc[-1] if len(est) else None)
+        est = [r for r in g if _float(r["effect"]) is not None
+               and _float(r["std_error"]) is not None]
+        final = [r for r in est if r["decision"] in _FINAL]
+        pick = final[-1] if final else (est[-1] if est else None)
+        promos = [r for r in g if r["decision"] == "promote"]
+        computed = _text(last["computed"])
         base.update({
-            "decision": str(last["decision"]), "computed": _text(last["computed"]),
+            "decision": str(last["decision"]), "computed": computed,
             "decided_by": _text(last["decided_by"]), "decided_at": last["decided_at"],
-            "first_decided": g["decided_at"].iloc[0],
-            "override": _text(last["computed"]) is not None
-            and last["decision"] not in (last["computed"], "retire"),
-            "final": len(final) > 0,
-            "metric": None if pick is None else _text(pick["metric"]),
-            "cohort": (None if pick is None else _text(pick["cohort"])) or _text(last["cohort"]),
-            "effect": None if pick is None else _float(pick["effect"]),
-            "std_error": None if pick is None else _float(pick["std_error"]),
-            "ci_lower": None if pick is None else _float(pick["ci_lower"]),
-            "ci_upper": None if pick is None else _float(pick["ci_upper"]),
-            "promoted_at": (g.loc[g["decision"] == "promote", "decided_at"].iloc[0]
-                            if (g["decision"] == "promote").any() else None),
-            "reproduction": next((c for c in (_criterion(_json_list(x)) for x in
-                                              g.loc[g["decision"] == "promote", "reasons"])
-                                  if c), None)})
-    cols = ["experiment_id", "package_id", "version", "ref", "cohort", "start_date", "end_date",
-            "placebo", "n_assigned", "assigned", "decision", "computed", "override", "decided_by",
-            "decided_at", "first_decided", "final", "promoted_at", "reproduction", "metric",
-            "effect", "std_error", "ci_lower", "ci_upper"]
-    out = pd.DataFrame(list(rows.values()))
-    for c in cols:
-        if c not in out:
-            out[c] = None
-    if len(out):
-        out["ref"] = out["package_id"] + "@" + out["version"].astype(int).astype(str)
-        out["cohort"] = out["cohort"].where(out["cohort"].notna(), out["experiment_id"])
-    return out[cols].reset_index(drop=True)
+            "first_decided": g[0]["decided_at"],
+            "override": computed is not None and last["decision"] not in (computed, "retire"),
+            "final": bool(final),
+            "promoted_at": promos[0]["decided_at"] if promos else None,
+            "reproduction": next((c for c in (_criterion(_json_list(r["reasons"]))
+                                              for r in promos) if c), None),
+            "cohort": (_text(pick["cohort"]) if pick else None) or _text(last["cohort"])})
+        for k in ("metric",):
+            base[k] = None if pick is None else _text(pick[k])
+        for k in ("effect", "std_error", "ci_lower", "ci_upper"):
+            base[k] = None if pick is None else _float(pick[k])
+    for r in rows.values():
+        r["ref"] = f"{r['package_id']}@{r['version']}"
+        r["cohort"] = r.get("cohort") or r["experiment_id"]
+        for c in _EXP_COLUMNS:
+            r.setdefault(c, None)
+        r["confirmed"] = False
+    return rows
 
 
 def _confirms(first: Mapping[str, Any], e: Mapping[str, Any]) -> bool:
     """The default criterion: same sign as the promotion, interval excluding zero."""
     lo, hi, ref = e["ci_lower"], e["ci_upper"], first["effect"]
-    if lo is None or hi is None or ref is None or pd.isna(lo) or pd.isna(hi) or pd.isna(ref):
+    if lo is None or hi is None or ref is None:
         return False
     return bool((ref > 0 and lo > 0) or (ref < 0 and hi < 0))
 
 
-def _reproduction(exps: pd.DataFrame) -> dict[str, Any]:
+def _later(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether experiment ``b`` is later than ``a``: it starts after it (or, without start
+    dates, was first decided after it)."""
+    if a["start_date"] is not None and b["start_date"] is not None:
+        return bool(pd.Timestamp(b["start_date"]) > pd.Timestamp(a["start_date"]))
+    return bool(pd.Timestamp(b.get("first_decided")) > pd.Timestamp(a.get("first_decided")))
+
+
+def _reproduction(exps: list[dict[str, Any]]) -> dict[str, Any]:
     """The first promotion of one package version and the later experiments that judge it."""
-    promos = exps[exps["promoted_at"].notna()].sort_values("promoted_at")
-    if promos.empty:
+    promos = sorted((e for e in exps if e["promoted_at"] is not None),
+                    key=lambda e: pd.Timestamp(e["promoted_at"]))
+    if not promos:
         return {"promoted_in": None, "reproduction": None, "n_reproduced": 0,
-                "n_reproduction_tries": 0, "confirming": [], "judged": []}
-    p = promos.iloc[0].to_dict()
+                "n_reproduction_tries": 0, "confirming": [], "judged": [], "metric": None}
+    p = promos[0]
     judged, confirming = [], []
-    for e in exps.to_dict(orient="records"):
-        if e["experiment_id"] == p["experiment_id"] or not e["final"] or e["effect"] is None \
-                or pd.isna(e["effect"]) or e["cohort"] == p["cohort"] or not _later(p, e) \
-                or (p["metric"] is not None and e["metric"] != p["metric"]):
+    for e in exps:
+        if e is p or not e["final"] or e["effect"] is None or e["cohort"] == p["cohort"] \
+                or (p["metric"] is not None and e["metric"] != p["metric"]) or not _later(p, e):
             continue
         judged.append(e["experiment_id"])
         if _confirms(p, e):
             confirming.append(e["experiment_id"])
-    return {"promoted_in": p["experiment_id"], "reproduction": p["reproduction"]
-            or DEFAULT_REPRODUCTION, "n_reproduced": len(confirming),
-            "n_reproduction_tries": len(judged), "confirming": confirming, "judged": judged}
+    return {"promoted_in": p["experiment_id"],
+            "reproduction": p["reproduction"] or DEFAULT_REPRODUCTION,
+            "n_reproduced": len(confirming), "n_reproduction_tries": len(judged),
+            "confirming": confirming, "judged": judged, "metric": p["metric"]}
 
 
-def _status(exps: pd.DataFrame, log: pd.DataFrame) -> tuple[str, str | None]:
-    """``(status, latest decision)`` of a package version from its experiments and log rows."""
-    real = set(exps.loc[~exps["placebo"].astype(bool), "experiment_id"])
-    rows = log[log["experiment_id"].isin(real)].sort_values("decided_at")
-    terminal = rows[rows["decision"].isin(list(_STATUS_OF))]
-    last = str(rows["decision"].iloc[-1]) if len(rows) else None
-    if len(terminal):
-        return _STATUS_OF[str(terminal["decision"].iloc[-1])], last
+def _status(exps: list[dict[str, Any]], log: Mapping[str, list[dict[str, Any]]]
+            ) -> tuple[str, str | None]:
+    """``(status, latest decision)`` of a package version from its experiments' log rows."""
+    real = [e["experiment_id"] for e in exps if not e["placebo"]]
+    rows = sorted((r for eid in real for r in log.get(eid, [])),
+                  key=lambda r: pd.Timestamp(r["decided_at"]))
+    terminal = [r for r in rows if r["decision"] in _STATUS_OF]
+    last = str(rows[-1]["decision"]) if rows else None
+    if terminal:
+        return _STATUS_OF[str(terminal[-1]["decision"])], last
     return ("piloting" if real else "draft"), last
 
 
@@ -661,6 +674,9 @@ def _ref(key: tuple[str, int] | None) -> str | None:
 def _lineage(keys: Sequence[tuple[str, int]], files: Mapping[tuple[str, int], Package]
              ) -> dict[tuple[str, int], tuple[str, int] | None]:
     """Each version's predecessor: its ``revises`` key, else the same id's version before."""
+    versions: dict[str, list[int]] = {}
+    for pid, ver in sorted(keys):
+        versions.setdefault(pid, []).append(ver)
     prev: dict[tuple[str, int], tuple[str, int] | None] = {}
     for pid, ver in keys:
         pkg = files.get((pid, ver))
@@ -669,14 +685,17 @@ def _lineage(keys: Sequence[tuple[str, int]], files: Mapping[tuple[str, int], Pa
             rid, _, rver = pkg.revises.partition("@")
             if rver:
                 before = (rid, int(rver))
-            else:
-                cand = sorted(v for i, v in keys if i == rid)
-                before = (rid, cand[-1]) if cand else None
+            elif versions.get(rid):
+                before = (rid, versions[rid][-1])
         else:
-            older = sorted(v for i, v in keys if i == pid and v < ver)
+            older = [v for v in versions.get(pid, []) if v < ver]
             before = (pid, older[-1]) if older else None
         prev[(pid, ver)] = before
     return prev
+
+
+def _usable(e: Mapping[str, Any]) -> bool:
+    return not e["placebo"] and e["effect"] is not None and (e["std_error"] or 0) > 0
 
 
 def packages(ws: Workspace, packages_dir: str | Path | Sequence[str | Path], *,
@@ -702,34 +721,36 @@ def packages(ws: Workspace, packages_dir: str | Path | Sequence[str | Path], *,
         ConfigError: the folder does not exist, or ``package`` is unknown.
     """
     files, problems = _read_packages(packages_dir)
-    designs, log = _designs(ws), _log(ws)
-    exps = _experiment_table(designs, log)
-    keys = sorted(set(files) | {(str(r["package_id"]), int(r["version"]))
-                                for r in exps.to_dict(orient="records")})
+    log = _records(_log(ws))
+    by_exp: dict[str, list[dict[str, Any]]] = {}
+    for r in log:
+        by_exp.setdefault(str(r["experiment_id"]), []).append(r)
+    exps = _experiment_records(_designs(ws), log)
+    of_version: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for e in exps.values():
+        of_version.setdefault((e["package_id"], e["version"]), []).append(e)
+    keys = sorted(set(files) | set(of_version))
     warns = list(problems)
-    for pid, ver in keys:
-        if (pid, ver) not in files:
-            warns.append(f"{pid}@{ver} is in the workspace but has no package file: owner and "
-                         "segment unknown")
+    warns += [f"{pid}@{ver} is in the workspace but has no package file: owner and segment "
+              "unknown" for pid, ver in keys if (pid, ver) not in files]
     if package is not None and package not in {k[0] for k in keys}:
         raise ConfigError(f"unknown package '{package}'", where=", ".join(
             map(str, [packages_dir] if isinstance(packages_dir, (str, Path)) else packages_dir)),
             fix=did_you_mean(package, sorted({k[0] for k in keys}), label="packages"))
 
     # shrinkage: every experiment's estimate on a metric, pooled across the registry
-    real = exps[~exps["placebo"].astype(bool) & exps["effect"].notna()
-                & (exps["std_error"].fillna(0) > 0)] if len(exps) else exps
-    exps = exps.assign(shrunk_effect=np.nan, shrunk_std_error=np.nan, shrunk_ci_lower=np.nan,
-                       shrunk_ci_upper=np.nan, confirmed=False)
     means: dict[str, Pooled] = {}
     notes: list[str] = []
-    for metric, g in real.groupby(real["metric"].fillna("(no metric)")) if len(real) else []:
-        pool = empirical_bayes(g["effect"].astype(float).tolist(),
-                               g["std_error"].astype(float).tolist())
-        means[str(metric)] = pool
-        for i, sh, sse in zip(g.index, pool.shrunk, pool.shrunk_se, strict=True):
-            exps.loc[i, ["shrunk_effect", "shrunk_std_error", "shrunk_ci_lower",
-                         "shrunk_ci_upper"]] = [sh, sse, sh - _Z95 * sse, sh + _Z95 * sse]
+    on_metric: dict[str, list[dict[str, Any]]] = {}
+    for e in exps.values():
+        if _usable(e):
+            on_metric.setdefault(e["metric"] or "(no metric)", []).append(e)
+    for metric, group in on_metric.items():
+        pool = empirical_bayes([e["effect"] for e in group], [e["std_error"] for e in group])
+        means[metric] = pool
+        for e, sh, sse in zip(group, pool.shrunk, pool.shrunk_se, strict=True):
+            e.update(shrunk_effect=sh, shrunk_std_error=sse, shrunk_ci_lower=sh - _Z95 * sse,
+                     shrunk_ci_upper=sh + _Z95 * sse)
         if pool.k < 3:
             notes.append(f"{metric}: {pool.k} experiment(s) in the registry; shrinkage needs "
                          "about three or more to say much")
@@ -744,34 +765,32 @@ def packages(ws: Workspace, packages_dir: str | Path | Sequence[str | Path], *,
         if package is not None and pid != package:
             continue
         pkg = files.get((pid, ver))
-        mine = exps[(exps["package_id"] == pid) & (exps["version"] == ver)]
-        status, last = _status(mine, log)
-        rep = _reproduction(mine[~mine["placebo"].astype(bool)])
-        exps.loc[exps["experiment_id"].isin(rep["confirming"]), "confirmed"] = True
+        mine = sorted(of_version.get((pid, ver), []),
+                      key=lambda e: (e["start_date"] is None, str(e["start_date"]),
+                                     e["experiment_id"]))
+        status, last = _status(mine, by_exp)
+        rep = _reproduction([e for e in mine if not e["placebo"]])
+        for e in mine:
+            e["confirmed"] = e["experiment_id"] in rep["confirming"]
         chain, cur, seen = [f"{pid}@{ver}"], prev.get((pid, ver)), {(pid, ver)}
         while cur is not None and cur not in seen:
             seen.add(cur)
             chain.insert(0, f"{cur[0]}@{cur[1]}")
             cur = prev.get(cur)
-        est = mine[~mine["placebo"].astype(bool) & mine["effect"].notna()
-                   & (mine["std_error"].fillna(0) > 0)]
-        metric = None
-        if rep["promoted_in"]:
-            metric = _text(mine.loc[mine["experiment_id"] == rep["promoted_in"],
-                                    "metric"].iloc[0])
-        if not metric and len(est):
-            metric = est["metric"].mode().iloc[0] if est["metric"].notna().any() else None
-        pooled: dict[str, Any] = {"pooled_effect": None, "pooled_std_error": None,
-                                  "pooled_ci_lower": None, "pooled_ci_upper": None, "tau2": None,
-                                  "shrunk_effect": None, "shrunk_ci_lower": None,
-                                  "shrunk_ci_upper": None}
-        use = est[est["metric"].fillna("(no metric)") == (metric or "(no metric)")]
+        est = [e for e in mine if _usable(e)]
+        metric = rep["metric"]
+        if metric is None and est:
+            named = [e["metric"] for e in est if e["metric"]]
+            metric = max(set(named), key=named.count) if named else None
+        pooled: dict[str, Any] = dict.fromkeys(
+            ("pooled_effect", "pooled_std_error", "pooled_ci_lower", "pooled_ci_upper", "tau2",
+             "shrunk_effect", "shrunk_ci_lower", "shrunk_ci_upper"))
+        use = [e for e in est if e["metric"] == metric]
         if len(use) < len(est):
             warns.append(f"{pid}@{ver}: {len(est) - len(use)} experiment(s) on another metric "
                          f"than {metric} are left out of its pooled estimate")
-        if len(use):
-            pool = pool_effects(use["effect"].astype(float).tolist(),
-                                use["std_error"].astype(float).tolist())
+        if use:
+            pool = pool_effects([e["effect"] for e in use], [e["std_error"] for e in use])
             lo, hi = pool.ci()
             sh, sse = means[metric or "(no metric)"].shrink(pool.mean, pool.mean_se)
             pooled = {"pooled_effect": pool.mean, "pooled_std_error": pool.mean_se,
@@ -783,13 +802,13 @@ def packages(ws: Workspace, packages_dir: str | Path | Sequence[str | Path], *,
             "package_id": pid, "version": ver, "ref": f"{pid}@{ver}",
             "title": pkg.title if pkg else None, "owner": pkg.owner if pkg else None,
             "segment": (segment_text(pkg.segment) or "every partner") if pkg else None,
-            "status": status,
-            "revises": _ref(prev.get((pid, ver))),
-            "revised_by": ", ".join(f"{a}@{b}" for a, b in sorted(nxt.get((pid, ver), []))) or None,
-            "lineage": " → ".join(chain), "experiments": ", ".join(
-                e + (" (A/A)" if pl else "") for e, pl in zip(
-                    mine["experiment_id"], mine["placebo"].astype(bool), strict=True)) or "—",
-            "n_experiments": int((~mine["placebo"].astype(bool)).sum()),
+            "status": status, "revises": _ref(prev.get((pid, ver))),
+            "revised_by": ", ".join(f"{a}@{b}" for a, b in sorted(nxt.get((pid, ver), [])))
+            or None,
+            "lineage": " → ".join(chain),
+            "experiments": ", ".join(e["experiment_id"] + (" (A/A)" if e["placebo"] else "")
+                                     for e in mine) or "—",
+            "n_experiments": sum(not e["placebo"] for e in mine),
             "last_decision": last, "promoted_in": rep["promoted_in"],
             "reproduction": rep["reproduction"], "n_reproduced": n, "n_reproduction_tries": m,
             "reproduced": (f"reproduced in {n} of {m}" if rep["promoted_in"] else "—"),
@@ -804,19 +823,23 @@ def packages(ws: Workspace, packages_dir: str | Path | Sequence[str | Path], *,
         "reproduction", "n_reproduced", "n_reproduction_tries", "reproduced", "confirmed_by",
         "metric", "pooled_effect", "pooled_std_error", "pooled_ci_lower", "pooled_ci_upper",
         "tau2", "shrunk_effect", "shrunk_ci_lower", "shrunk_ci_upper"])
-    if package is not None:
-        exps = exps[exps["package_id"] == package]
+    shown = sorted((e for e in exps.values() if package is None or e["package_id"] == package),
+                   key=lambda e: (e["start_date"] is None, str(e["start_date"]),
+                                  e["experiment_id"]))
+    experiments = pd.DataFrame(shown, columns=_EXP_COLUMNS)
+    for c in ("effect", "std_error", "ci_lower", "ci_upper", "shrunk_effect",
+              "shrunk_std_error", "shrunk_ci_lower", "shrunk_ci_upper"):
+        experiments[c] = experiments[c].astype(float)
     reg = pd.DataFrame([{"metric": k, "mean": p.mean, "mean_std_error": p.mean_se,
                          "tau2": p.tau2, "n_experiments": p.k} for k, p in means.items()],
                        columns=["metric", "mean", "mean_std_error", "tau2", "n_experiments"])
-    if exps["placebo"].astype(bool).any():
+    if any(e["placebo"] for e in shown):
         notes.append("placebo (A/A) runs are listed as (A/A) and never count as package "
                      "experiments")
     notes.append("shrunk: each estimate pulled towards the registry mean on its metric by its "
                   "precision (empirical Bayes on a DerSimonian–Laird random-effects pool)")
     return Registry(
-        frame=frame, experiments=exps.drop(columns=["first_decided"]).reset_index(drop=True),
-        registry_means=reg, n_packages=len(frame),
+        frame=frame, experiments=experiments, registry_means=reg, n_packages=len(frame),
         n_promoted=int((frame["status"] == "promoted").sum()),
         n_piloting=int((frame["status"] == "piloting").sum()),
         n_reproduced=int((frame["n_reproduced"] > 0).sum()), warnings=tuple(warns),
