@@ -189,9 +189,12 @@ def assigned_partners(ws: Workspace, exp: Experiment
 
 
 def _plan(exp: Experiment, phases: Mapping[int, _Phase], ledger: pd.DataFrame) -> pd.DataFrame:
-    """Every task the plan calls for (not yet stored), in the stored tasks' columns."""
-    rows: list[dict[str, Any]] = []
-    items = [(s.week, i) for s in exp.package.steps for i in s.items]
+    """Every task the plan calls for (stored or not), in the stored tasks' columns."""
+    cols = ["task_id", "experiment_id", "partner_id", "week", "content_id", "due_date", "status",
+            "owner", "done_when", "wave"]
+    items = pd.DataFrame([(s.week, i.content, i.done_when) for s in exp.package.steps
+                          for i in s.items], columns=["week", "content_id", "done_when"])
+    parts: list[pd.DataFrame] = []
     for ph_no, part in ledger.groupby("phase", sort=True):
         ph = phases[int(ph_no)]
         waves: list[tuple[str, pd.DataFrame, dt.date]] = [
@@ -199,19 +202,19 @@ def _plan(exp: Experiment, phases: Mapping[int, _Phase], ledger: pd.DataFrame) -
         if exp.design.waitlist:
             waves.append(("waitlist", part[part["arm"] == ph.control], ph.end))
         for wave, who, start in waves:
-            dues = {w: due_date(start, w, exp.weekend) for w, _ in items}
-            for p in who.itertuples(index=False):
-                pid = str(p.partner_id)
-                owner = None if pd.isna(p.owner) else str(p.owner)
-                for week, item in items:
-                    rows.append({"task_id": task_id(exp.id, pid, week, item.content),
-                                 "experiment_id": exp.id, "partner_id": pid, "week": week,
-                                 "content_id": item.content, "due_date": dues[week],
-                                 "status": "pending", "owner": owner,
-                                 "done_when": item.done_when, "wave": wave})
-    cols = ["task_id", "experiment_id", "partner_id", "week", "content_id", "due_date", "status",
-            "owner", "done_when", "wave"]
-    return pd.DataFrame(rows, columns=cols)
+            if who.empty:
+                continue
+            dues = {int(w): due_date(start, int(w), exp.weekend) for w in items["week"]}
+            x = who[["partner_id", "owner"]].astype(object).merge(items, how="cross")
+            x["partner_id"] = x["partner_id"].astype(str)
+            x["owner"] = x["owner"].where(x["owner"].notna(), None)
+            x["due_date"] = x["week"].map(dues)
+            x["task_id"] = (exp.id + "-" + x["partner_id"] + "-w" + x["week"].astype(str) + "-"
+                            + x["content_id"])
+            parts.append(x.assign(experiment_id=exp.id, status="pending", wave=wave)[cols])
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    return pd.concat(parts, ignore_index=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -301,11 +304,10 @@ def _decorate(ws: Workspace, exp: Experiment, tasks: pd.DataFrame, ledger: pd.Da
     who = ledger.set_index("partner_id")
     out["arm"] = out["partner_id"].map(who["arm"])
     out["partner_name"] = out["partner_id"].map(who["partner_name"])
-    phase = out["partner_id"].map(who["phase"])
-    out["wave_start"] = [
-        None if pd.isna(ph) else (phases[int(ph)].start if w == "treatment"
-                                  else phases[int(ph)].end)
-        for ph, w in zip(phase, out["wave"], strict=True)]
+    starts = {f"{n}/treatment": ph.start for n, ph in phases.items()}
+    starts.update({f"{n}/waitlist": ph.end for n, ph in phases.items()})
+    phase = out["partner_id"].map(who["phase"]).astype("Int64").astype(str)
+    out["wave_start"] = (phase + "/" + out["wave"].astype(str)).map(starts)
     titles: dict[str, str] = {}
     if ws.has_table("contents"):
         got = ws.query("SELECT content_id, title FROM contents WHERE title IS NOT NULL")
@@ -583,24 +585,6 @@ def _frame_of(tasks: TaskList | pd.DataFrame) -> pd.DataFrame:
     return f
 
 
-def _iso(v: Any) -> str | None:
-    if v is None or (not isinstance(v, str) and pd.isna(v)):
-        return None
-    if isinstance(v, (dt.date, pd.Timestamp)):
-        return v.isoformat() if not isinstance(v, pd.Timestamp) else v.date().isoformat()
-    return str(v)
-
-
-def _cell(v: Any) -> Any:
-    if v is None or (not isinstance(v, str) and pd.isna(v)):
-        return None
-    if isinstance(v, (dt.date, pd.Timestamp)):
-        return _iso(v)
-    if hasattr(v, "item"):
-        return v.item()
-    return v
-
-
 def excel_safe(value: Any) -> Any:
     """A cell that Excel shows as text: one starting like a formula gets a leading ``'``.
 
@@ -613,20 +597,45 @@ def excel_safe(value: Any) -> Any:
     return value
 
 
-def _csv_text(rows: Sequence[Sequence[Any]], header: Sequence[str], *, excel: bool,
-              crlf: bool) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n" if crlf else "\n")
-    w.writerow(header)
-    for r in rows:
-        w.writerow(["" if c is None else (excel_safe(c) if excel else c) for c in r])
-    return buf.getvalue()
+def _objects(values: Sequence[Any], index: pd.Index) -> pd.Series:
+    return pd.Series(list(values), index=index, dtype=object)
 
 
-def _file_rows(f: pd.DataFrame, columns: Sequence[str]) -> list[list[Any]]:
-    present = [c for c in columns]
-    g = f.reindex(columns=present)
-    return [[_cell(v) for v in r] for r in g.itertuples(index=False, name=None)]
+def _dates(col: pd.Series) -> pd.Series:
+    """Dates (or timestamps) as ISO ``YYYY-MM-DD`` strings, missing ones as ``None``."""
+    d = pd.to_datetime(col, errors="coerce")
+    iso = d.dt.strftime("%Y-%m-%d")
+    return _objects([v if ok else None for v, ok in zip(iso, d.notna(), strict=True)], col.index)
+
+
+def _texts(col: pd.Series, *, excel: bool = False) -> pd.Series:
+    """Values as strings (object dtype), missing ones as ``None``; quoted for Excel if asked."""
+    ok = col.notna().to_numpy()
+    text = col.astype(object).where(col.notna(), "").astype(str)
+    if excel:
+        risky = text.str.startswith(_FORMULA_START).fillna(False).astype(bool)
+        text = text.where(~risky, "'" + text)
+    values = text.to_numpy(dtype=object)
+    values[~ok] = None
+    return _objects(values, col.index)
+
+
+def _out_frame(f: pd.DataFrame, columns: Sequence[str], *, excel: bool) -> pd.DataFrame:
+    """The columns of a file: dates ISO, ``week`` an integer, text quoted for Excel if asked."""
+    out = {}
+    for c in columns:
+        col = f[c] if c in f.columns else pd.Series(None, index=f.index, dtype=object)
+        if c in ("due_date", "start_date"):
+            out[c] = _dates(col)
+        elif c == "week":
+            out[c] = col.astype("int64")
+        else:
+            out[c] = _texts(col, excel=excel)
+    return pd.DataFrame(out, index=f.index)
+
+
+def _csv_text(frame: pd.DataFrame, *, crlf: bool) -> str:
+    return frame.to_csv(index=False, lineterminator="\r\n" if crlf else "\n", na_rep="")
 
 
 def _unknown(kind: str, keys: Sequence[str], tasks: int, source: str) -> str:
@@ -634,20 +643,18 @@ def _unknown(kind: str, keys: Sequence[str], tasks: int, source: str) -> str:
 
 
 def _salesforce(f: pd.DataFrame, package: str | None, accounts: Mapping[str, str],
-                owners: Mapping[str, str], sources: tuple[str, str]) -> list[list[Any]]:
-    pids = f["partner_id"].astype(str)
-    mgr = f["owner"].where(f["owner"].notna(), NO_MANAGER).astype(str) if "owner" in f.columns \
-        else pd.Series(NO_MANAGER, index=f.index)
-    no_acc = sorted(set(pids[~pids.isin(list(accounts))]))
-    no_own = sorted(set(mgr[~mgr.isin(list(owners))]))
+                owners: Mapping[str, str], sources: tuple[str, str]) -> pd.DataFrame:
+    t = _out_frame(f, [*TASK_FILE_COLUMNS, "content_title"], excel=False)
+    pids = t["partner_id"].astype(str)
+    mgr = t["owner"].where(t["owner"].notna(), NO_MANAGER).astype(str)
+    acc, own = pids.map(accounts), mgr.map(owners)
     problems: list[str] = []
-    if no_acc:
-        n = int((~pids.isin(list(accounts))).sum())
-        problems.append(_unknown("partners", no_acc, n, sources[0]))
-    if no_own:
-        n = int((~mgr.isin(list(owners))).sum())
-        shown = [m if m != NO_MANAGER else "(no manager)" for m in no_own]
-        problems.append(_unknown("managers", shown, n, sources[1]))
+    if acc.isna().any():
+        problems.append(_unknown("partners", sorted(set(pids[acc.isna()])),
+                                 int(acc.isna().sum()), sources[0]))
+    if own.isna().any():
+        shown = sorted(m if m != NO_MANAGER else "(no manager)" for m in set(mgr[own.isna()]))
+        problems.append(_unknown("managers", shown, int(own.isna().sum()), sources[1]))
     if problems:
         raise DataValidationError(
             "cannot resolve the Salesforce ids of every task: " + "; ".join(problems),
@@ -655,32 +662,33 @@ def _salesforce(f: pd.DataFrame, package: str | None, accounts: Mapping[str, str
             fix="add a partner_id,AccountId row for each partner to the accounts file and a "
                 "manager,OwnerId row for each manager to the owners file (a manager '*' row "
                 "owns the tasks of partners without a manager); nothing was written")
-    out = []
-    for r, pid, m in zip(f.to_dict(orient="records"), pids, mgr, strict=True):
-        title = r.get("content_title")
-        what = f"{title} ({r['content_id']})" if isinstance(title, str) and title \
-            else str(r["content_id"])
-        subject = f"{what} — week {int(r['week'])}"[:255]
-        name = r.get("partner_name")
-        desc = [f"supportlab task {r['task_id']}",
-                f"experiment: {r.get('experiment_id', '')}" + (f" ({package})" if package else ""),
-                f"week {int(r['week'])}: {r['content_id']}",
-                f"done when: {r.get('done_when') or '—'}",
-                f"partner: {name} ({pid})" if isinstance(name, str) else f"partner: {pid}"]
-        out.append([r["task_id"], subject, _iso(r["due_date"]),
-                    SALESFORCE_STATUSES.get(str(r.get("status", "pending")), "Not Started"),
-                    "Normal", owners[m], accounts[pid], "\n".join(desc)])
-    return out
+    week = t["week"].astype(str)
+    content = t["content_id"].astype(str)
+    title = t["content_title"]
+    what = (title.astype(str) + " (" + content + ")").where(title.notna(), content)
+    name = t["partner_name"]
+    partner = (name.astype(str) + " (" + pids + ")").where(name.notna(), pids)
+    exp_line = t["experiment_id"].astype(str) + (f" ({package})" if package else "")
+    status = t["status"].map(SALESFORCE_STATUSES).where(t["status"].notna(), "Not Started")
+    return pd.DataFrame({
+        SALESFORCE_ID_FIELD: t["task_id"],
+        "Subject": (what + " — week " + week).str.slice(0, 255),
+        "ActivityDate": t["due_date"], "Status": status.fillna("Not Started"),
+        "Priority": "Normal", "OwnerId": own, "WhatId": acc,
+        "Description": ("supportlab task " + t["task_id"].astype(str) + "\nexperiment: "
+                        + exp_line + "\nweek " + week + ": " + content + "\ndone when: "
+                        + t["done_when"].fillna("—").astype(str) + "\npartner: " + partner),
+    }, index=t.index)
 
 
-def _groups(f: pd.DataFrame) -> list[list[Any]]:
+def _groups(f: pd.DataFrame) -> pd.DataFrame:
     g = f.assign(group=f["experiment_id"] + "-" + f["arm"].where(f["wave"] == "treatment",
                                                                  "waitlist").astype(str))
     first = g.groupby(["partner_id", "wave"], sort=False).agg(
         partner_name=("partner_name", "first"), group=("group", "first"),
         experiment_id=("experiment_id", "first"), arm=("arm", "first"),
         start_date=("wave_start", "first")).reset_index()
-    return _file_rows(first, GROUP_COLUMNS)
+    return _out_frame(first, GROUP_COLUMNS, excel=True)
 
 
 def render_tasks(tasks: TaskList | pd.DataFrame, format: str, *,
@@ -692,14 +700,12 @@ def render_tasks(tasks: TaskList | pd.DataFrame, format: str, *,
                           fix=f"use one of {', '.join(FORMATS)}")
     f = _frame_of(tasks)
     if format == "jsonl":
-        lines = [json.dumps(dict(zip(TASK_FILE_COLUMNS, r, strict=True)), ensure_ascii=False)
-                 for r in _file_rows(f, TASK_FILE_COLUMNS)]
-        return "".join(line + "\n" for line in lines)
+        records = _out_frame(f, TASK_FILE_COLUMNS, excel=False).to_dict(orient="records")
+        return "".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in records)
     if format == "csv":
-        return _csv_text(_file_rows(f, TASK_FILE_COLUMNS), TASK_FILE_COLUMNS, excel=True,
-                         crlf=True)
+        return _csv_text(_out_frame(f, TASK_FILE_COLUMNS, excel=True), crlf=True)
     if format == "groups":
-        return _csv_text(_groups(f), GROUP_COLUMNS, excel=True, crlf=True)
+        return _csv_text(_groups(f), crlf=True)
     if accounts is None or owners is None:
         raise ConfigError("a Salesforce Task file needs the account and owner ids",
                           where="--accounts/--owners",
@@ -709,8 +715,7 @@ def render_tasks(tasks: TaskList | pd.DataFrame, format: str, *,
     names = tuple("(given mapping)" if isinstance(s, Mapping) else str(s)
                   for s in (accounts, owners))
     package = tasks.package if isinstance(tasks, TaskList) else None
-    return _csv_text(_salesforce(f, package, acc, own, (names[0], names[1])), SALESFORCE_COLUMNS,
-                     excel=False, crlf=False)
+    return _csv_text(_salesforce(f, package, acc, own, (names[0], names[1])), crlf=False)
 
 
 def write_tasks(tasks: TaskList | pd.DataFrame, path: str | Path, format: str = "csv", *,
