@@ -562,3 +562,69 @@ def test_two_processes_recording_the_same_decision_write_one_row(lab: Lab) -> No
     assert all(p.returncode == 0 for p in procs), outs
     assert sorted(o[0].strip() for o in outs) == ["False", "True"]
     assert lab.log()["decision"].tolist() == ["promote"]
+
+
+# -- the loop: evaluate, then record ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory: pytest.TempPathFactory):
+    """A simulated workspace with launch-kit@1 assigned (within rank strata), delivered with a
+    strong effect through its horizon, ready to evaluate."""
+    from helpers import design_workspace, write_experiment
+    from supportlab.config.experiment import load_experiment
+    from supportlab.data.engine import connect
+    from supportlab.design.simulated import simulate_experiment_delivery
+    from supportlab.design.spec import design_spec
+    from supportlab.features.targeting import select_targets
+    from supportlab.sim.delivery import EffectModel
+
+    root = tmp_path_factory.mktemp("registry-loop")
+    ws = design_workspace(root)
+    ws.ensure_tables()
+    path = write_experiment(root, id="kit-2026q2")
+    exp = load_experiment(path, root / "experiments" / "packages")
+    ids = np.sort(np.asarray(select_targets(connect(ws), exp, as_of=exp.design.start)
+                             .frame.index))
+    spec = design_spec(exp)
+    arms = np.array(spec.arms)[np.random.default_rng(3).permutation(len(ids)) % 2]
+    rank = ws.table("partners").set_index("partner_id")["rank"]
+    now = pd.Timestamp("2026-06-01", tz="UTC")
+    ws.append("assignments", pd.DataFrame({
+        "experiment_id": exp.id, "partner_id": ids, "arm": arms,
+        "stratum": rank.reindex(ids).to_numpy(), "assigned_at": now, "seed": spec.seed,
+        "block": None, "probability": 0.5, "phase": 1}))
+    ws.append("designs", pd.DataFrame([{
+        "experiment_id": exp.id, "phase": 1, "package_id": exp.package.id,
+        "version": exp.package.version, "method": spec.method, "design_hash": spec.design_hash,
+        "eligible_hash": "-", "spec": spec.to_json(), "placebo": False, "n_assigned": len(ids),
+        "start_date": spec.start, "end_date": spec.end, "assigned_at": now}]))
+    simulate_experiment_delivery(ws, exp, effect=EffectModel(base_effect=1.5))
+    yield root, ws, exp, path
+    ws.close()
+
+
+def test_the_loop_records_the_evaluation_and_the_registry_shows_it(loop) -> None:
+    from supportlab.design.evaluate import evaluate
+
+    root, ws, exp, path = loop
+    ev = evaluate(ws, exp)
+    assert ev.final and ev.decision == "promote"
+    run = CliRunner().invoke
+    r = run(cli, ["-C", str(root), "record-decision", str(path), "--decision", "revise"])
+    assert r.exit_code != 0 and "overrides the computed 'promote'" in r.output
+    r = run(cli, ["-C", str(root), "record-decision", str(path), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert (out["decision"], out["computed"], out["override"]) == ("promote", "promote", False)
+    assert out["effect"] == pytest.approx(ev.primary.effect)
+    assert out["std_error"] == pytest.approx(ev.primary.se)
+    assert out["cohort"] == ev.cohort and out["metric"] == "deals_registered"
+    again = record_decision(ws, ev, experiment=exp)
+    assert again.already_recorded and ws.count("decisions") == 1
+    reg = packages(ws, root / "experiments" / "packages")
+    row = reg.frame.set_index("ref").loc["launch-kit@1"]
+    assert (row["status"], row["owner"], row["promoted_in"]) == ("promoted", "tanaka",
+                                                                "kit-2026q2")
+    assert row["pooled_effect"] == pytest.approx(ev.primary.effect)
+    assert row["reproduced"] == "reproduced in 0 of 0"
