@@ -28,13 +28,13 @@ Every experiment is seeded from ``--seed`` through ``numpy.random.SeedSequence``
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
 import json
 import math
 import os
 import sys
 import time
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,13 +42,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from validate_estimators import RANK_CUTS, RANK_EFFECTS, _revenue, control_mean
 
 import supportlab
+from supportlab.design.randomize import covariate_column, randomize, redraw
+from supportlab.design.spec import DesignSpec
 from supportlab.stats.designs import DesignInfo, analyze_design
 from supportlab.stats.estimation import analyze
 
@@ -86,102 +87,73 @@ ROWS = (
 
 
 def partners(rng: np.random.Generator, n: int) -> pd.DataFrame:
-    """Partners before the experiment: latent level, rank, pre-period revenue, activity."""
+    """Partners before the experiment, as the design layer reads them (one row per
+    ``partner_id``, pre-period metrics in ``<metric>_pre``): latent level, rank, pre-period
+    revenue, activity."""
     a = rng.normal(0, 1, n)
     rank = np.searchsorted(RANK_CUTS, a + rng.normal(0, 0.5, n))
-    return pd.DataFrame({"a": a, "rank": rank, "pre_revenue": _revenue(rng, a),
-                         "activity": a + rng.normal(0, 1, n)})
+    return pd.DataFrame({"a": a, "rank": rank, "revenue_pre": _revenue(rng, a),
+                         "activity_pre": a + rng.normal(0, 1, n)},
+                        index=pd.Index([f"P{i:04d}" for i in range(n)], name="partner_id"))
 
 
 # -- the draws ------------------------------------------------------------------------------------
-# INLINE DRAWS, until supportlab.design.randomize (randomize/redraw with a DesignSpec) exists:
-# complete randomization within strata, within pairs/blocks sorted on the pre-period covariate,
-# and Morgan & Rubin rerandomization with a Mahalanobis criterion accepting ACCEPTANCE of the
-# complete randomizations. Each returns the treated mask (1 = treatment) of one or many draws.
+# Every design but one is drawn by the design layer: supportlab.design.randomize.randomize
+# assigns the partners under a DesignSpec (as `supportlab assign` does) and .redraw gives the
+# randomization test its redraws (within strata, within blocks, or from the accepted
+# rerandomization set). The exception, drawn here: per-stratum probabilities (30/50/50/70%
+# treated by rank), which no DesignSpec declares; they exercise the estimator's weighting of
+# strata by size.
 
 
-def _within(rng: np.random.Generator, groups: np.ndarray, n_treated: dict[int, int],
-            m: int) -> np.ndarray:
-    """``m`` draws: in each group exactly ``n_treated[g]`` treated, uniformly."""
+def _spec(row: Row, seed: int) -> DesignSpec:
+    """The stored design of one simulated experiment."""
+    kw: dict[str, Any] = {}
+    if row.design == "stratified":
+        kw = {"method": "stratified", "strata": ("rank",)}
+    elif row.design in ("paired", "blocks4"):
+        kw = {"method": "blocked", "block_on": "revenue",
+              "block_size": 2 if row.design == "paired" else 4}
+    else:
+        kw = {"method": "rerandomized",
+              "rerandomize": {"covariates": ["revenue", "activity"], "acceptance": ACCEPTANCE,
+                              "max_draws": 1000}}
+    return DesignSpec(experiment_id="validate-designs", package_id="validation", version=1,
+                      phase=1, probabilities={"control": 0.5, "treatment": 0.5},
+                      start=dt.date(2026, 6, 1), end=dt.date(2026, 9, 1), seed=seed, **kw)
+
+
+def _unequal_within(rng: np.random.Generator, groups: np.ndarray, n_treated: dict[int, int],
+                    m: int) -> np.ndarray:
+    """``m`` draws with exactly ``n_treated[g]`` treated in group g, uniformly (1 = treated)."""
     order = np.argsort(groups, kind="stable")
     g = groups[order]
     base = np.zeros(len(g), dtype=np.int8)
     for s, k in n_treated.items():
-        idx = np.flatnonzero(g == s)
-        base[idx[:k]] = 1
-    if len(n_treated) == 1:  # one group: the k smallest of n uniform keys are treated
-        k = next(iter(n_treated.values()))
-        out = np.zeros((m, len(g)), dtype=np.int8)
-        idx = np.argpartition(rng.random((m, len(g)), dtype=np.float32), k, axis=1)[:, :k]
-        np.put_along_axis(out, idx, 1, axis=1)
-        return out
+        base[np.flatnonzero(g == s)[:k]] = 1
     keys = g[None, :].astype(float) + rng.random((m, len(g)))
     out = np.empty((m, len(g)), dtype=np.int8)
     out[:, order] = base[np.argsort(keys, axis=1)]
     return out
 
 
-def _mahalanobis(T: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """Morgan & Rubin's M = (x̄_t − x̄_c)' [Cov(X)(1/n_t + 1/n_c)]⁻¹ (x̄_t − x̄_c) per draw."""
-    nt = T.sum(axis=1, keepdims=True).astype(float)
-    nc = T.shape[1] - nt
-    st = T @ X
-    diff = st / nt - (X.sum(axis=0) - st) / nc
-    cov = np.atleast_2d(np.cov(X, rowvar=False))
-    inv = np.linalg.inv(cov)
-    return np.einsum("ij,jk,ik->i", diff, inv, diff) / (1 / nt[:, 0] + 1 / nc[:, 0])
-
-
-def _accepted(rng: np.random.Generator, X: np.ndarray, m: int, threshold: float) -> np.ndarray:
-    """``m`` complete randomizations (half treated) whose Mahalanobis distance is below the
-    threshold: the accepted set of the rerandomized design."""
-    n = len(X)
-    got: list[np.ndarray] = []
-    have = 0
-    while have < m:
-        want = max(64, int(1.25 * (m - have) / ACCEPTANCE))
-        T = _within(rng, np.zeros(n, dtype=np.int64), {0: n // 2}, want)
-        ok = T[_mahalanobis(T.astype(np.float32), X.astype(np.float32)) <= threshold]
-        got.append(ok)
-        have += len(ok)
-    return np.concatenate(got)[:m]
-
-
 def design_of(row: Row, units: pd.DataFrame, rng: np.random.Generator
-              ) -> tuple[DesignInfo, pd.DataFrame, Callable[[int], np.ndarray]]:
-    """The design, the units with their groups and assignment, and a redraw of m draws."""
-    n = len(units)
-    units = units.copy()
-    probs = {"control": 0.5, "treatment": 0.5}
-    if row.design in ("stratified", "unequal"):
+              ) -> tuple[DesignInfo, pd.DataFrame, Any]:
+    """The design, the units with their assignment (and stratum/block), and its redraws."""
+    if row.design == "unequal":
         groups = units["rank"].to_numpy()
         sizes = np.bincount(groups, minlength=4)
-        if row.design == "unequal":
-            counts = {s: int(np.rint(UNEQUAL_SHARES[s] * sizes[s])) for s in range(4) if sizes[s]}
-            p_t = sum(counts.values()) / n
-            probs = {"control": 1 - p_t, "treatment": p_t}
-        else:  # half of each stratum; the extra unit of an odd one by a coin flip
-            counts = {s: int(sizes[s] // 2 + (sizes[s] % 2 == 1 and rng.random() < 0.5))
-                      for s in range(4) if sizes[s]}
-        design = DesignInfo("stratified", probs, strata="rank")
-    elif row.design in ("paired", "blocks4"):
-        size = 2 if row.design == "paired" else 4
-        order = np.lexsort((rng.random(n), units["pre_revenue"].to_numpy()))
-        groups = np.empty(n, dtype=np.int64)
-        groups[order] = np.arange(n) // size
-        units["block"] = groups
-        counts = {int(b): size // 2 for b in np.unique(groups)}
-        design = DesignInfo("blocked", probs, blocks="block")
-    else:
-        X = units[["pre_revenue", "activity"]].to_numpy()
-        threshold = float(stats.chi2.ppf(ACCEPTANCE, X.shape[1]))
-        design = DesignInfo("rerandomized", probs, covariates=("pre_revenue", "activity"))
-        t = _accepted(rng, X, 1, threshold)[0]
-        units["arm"] = ARMS[t]
-        return design, units, lambda m: _accepted(rng, X, m, threshold)
-    t = _within(rng, groups, counts, 1)[0]
-    units["arm"] = ARMS[t]
-    return design, units, lambda m: _within(rng, groups, counts, m)
+        counts = {s: int(np.rint(UNEQUAL_SHARES[s] * sizes[s])) for s in range(4) if sizes[s]}
+        p_t = sum(counts.values()) / len(units)
+        design = DesignInfo("stratified", {"control": 1 - p_t, "treatment": p_t},
+                            strata="rank")
+        out = units.assign(arm=ARMS[_unequal_within(rng, groups, counts, 1)[0]])
+        return design, out, lambda r: ARMS[_unequal_within(r, groups, counts, 500)]
+    spec = _spec(row, int(rng.integers(2**31)))
+    frame, _ = randomize(units, spec)
+    out = units.join(frame[["arm", "stratum", "block"]])
+    design = DesignInfo.from_spec(spec, covariate_column=covariate_column)
+    return design, out, redraw(out, spec)
 
 
 # -- one cell ---------------------------------------------------------------------------------
@@ -197,14 +169,13 @@ def run_row(args: tuple[int, int, int, int, int]) -> dict[str, np.ndarray]:
     out = {k: np.zeros(sims) for k in keys}
     for i in range(sims):
         for effect in (0.0, EFFECT):
-            units = partners(rng, N)
-            design, units, redraw = design_of(row, units, rng)
+            design, units, redraw = design_of(row, partners(rng, N), rng)
             t = (units["arm"] == "treatment").to_numpy()
             tau = (np.asarray(RANK_EFFECTS)[units["rank"].to_numpy()] * (effect / EFFECT)
                    if row.by_rank else np.full(N, effect))
             units["y"] = _revenue(rng, units["a"].to_numpy()) + tau * t
-            draws = ARMS[redraw(redraws)]
-            est = analyze_design(units, arm="arm", outcome="y", design=design, redraw=draws)
+            est = analyze_design(units, arm="arm", outcome="y", design=design, redraw=redraw,
+                                 permutations=redraws, seed=rng)
             naive = analyze(units, arm="arm", outcome="y", method="welch")
             rand_p = est.details["randomization_p_value"]
             rlo, rhi = est.details["randomization_ci"]

@@ -181,10 +181,13 @@ class DesignInfo:
 
     @classmethod
     def from_spec(cls, spec: Any, *, strata_column: str = "stratum",
-                  block_column: str = "block") -> DesignInfo:
+                  block_column: str = "block",
+                  covariate_column: Callable[[str], str] | None = None) -> DesignInfo:
         """The description of a stored design spec (read by attribute: ``method``,
         ``probabilities``, ``strata``, ``rerandomize``), for per-unit frames whose stratum
-        and block labels are in ``strata_column`` and ``block_column`` (the ledger's names).
+        and block labels are in ``strata_column`` and ``block_column`` (the ledger's names)
+        and whose rerandomization covariates are in ``covariate_column(metric)`` (default:
+        the metric's name; the design layer's frames use ``<metric>_pre``).
 
         Example:
             >>> from types import SimpleNamespace
@@ -199,8 +202,8 @@ class DesignInfo:
         return cls(method=method, probabilities=dict(spec.probabilities),
                    strata=strata_column if tuple(getattr(spec, "strata", ()) or ()) else None,
                    blocks=block_column if method == "blocked" else None,
-                   covariates=tuple(rr.get("covariates", ())) if method == "rerandomized"
-                   else ())
+                   covariates=tuple(map(covariate_column or str, rr.get("covariates", ())))
+                   if method == "rerandomized" else ())
 
     def describe(self) -> str:
         """One line saying what the design is.
@@ -972,12 +975,17 @@ def _blocked_estimate(df: pd.DataFrame, arm: str, outcome: str, design: DesignIn
     if np.all((nt >= 2) & (nc >= 2)):
         dd, _ = prepare(sub, arm=arm, outcome=outcome, control=control, treatment=treatment,
                         covariates=covs, strata=design.blocks, where=_WHERE)
-        base = estimate_comparison(dd, "regression", level, seed=None, permutations=0,
-                                   resamples=0, where=_WHERE)
+        # without covariates the post-stratified difference (the same effect and standard
+        # error as the saturated regression with HC2, without fitting a dummy per block)
+        base = estimate_comparison(dd, "regression" if covs else "welch", level, seed=None,
+                                   permutations=0, resamples=0, where=_WHERE)
         notes.append(f"blocked: every one of the {n_b} blocks has at least 2 units per arm, so "
-                     "the within-block (Neyman) variance is used: Lin (2013) regression with "
-                     "the blocks as centred dummies interacted with the arm, HC2; blocks "
-                     "weighted by their size")
+                     "the within-block (Neyman) variance is used: "
+                     + ("Lin (2013) regression with the blocks as centred dummies interacted "
+                        "with the arm, HC2" if covs else
+                        "the post-stratified difference on the blocks (equal to the regression "
+                        "with block dummies interacted with the arm and HC2)")
+                     + "; blocks weighted by their size")
         details["variance"] = "within-block"
         return dataclasses.replace(base, method="blocked",
                                    warnings=(*base.warnings, *warnings),
