@@ -628,3 +628,35 @@ def test_tasks_and_task_status_commands(fresh, partners, tmp_path):
     r = run(root, "task-status", export, "--map", "finished")
     assert r.exit_code == 2 and "WORD=STATUS" in r.output
     assert ws.count("task_history") == 67
+
+
+def _make_in_child(root, start, out, queue) -> None:
+    start.wait(30)
+    ws = sl.Workspace.open(root)
+    exp = load_experiment(root / "experiments" / "kit-twice.yaml",
+                          root / "experiments" / "packages")
+    tl = make_tasks(ws, exp, as_of=START)
+    write_tasks(tl, out, "csv")
+    queue.put(tl.already_tasked)
+
+
+def test_two_tasks_processes_at_once_store_the_tasks_once(fresh, partners, tmp_path):
+    import multiprocessing as mp
+
+    root, ws = fresh
+    exp = experiment(root, "kit-twice")
+    assign(ws, exp, partners["partner_id"][:N_ASSIGNED])
+    ws.close()
+    ctx = mp.get_context("fork")  # the children start with supportlab imported
+    start, queue = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_make_in_child, args=(root, start, tmp_path / f"t{i}.csv", queue))
+             for i in range(2)]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert sorted(queue.get(timeout=5) for _ in procs) == [False, True]
+    assert ws.count("tasks") == 60 and ws.count("task_history") == 60
+    assert (tmp_path / "t0.csv").read_bytes() == (tmp_path / "t1.csv").read_bytes()
