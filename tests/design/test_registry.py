@@ -317,6 +317,9 @@ def test_reproduced_in_n_of_m_on_a_hand_made_log(lab: Lab) -> None:
     assert reg.n_reproduced == 1
     assert "reproduced in 1 of 2" in reg.to_string()
     assert "2 件中 1 件で再現" in reg.to_string("ja")
+    ja, en = reg.to_string("ja"), reg.to_string()
+    assert "経験ベイズ" in ja and "empirical Bayes" not in ja
+    assert "empirical Bayes" in en and "経験ベイズ" not in en
 
 
 def test_a_stated_criterion_travels_with_the_promotion(lab: Lab) -> None:
@@ -469,6 +472,7 @@ def test_credits_from_the_log(lab: Lab) -> None:
     assert len(c.overrides) == 1
     assert "tanaka" in c.to_string() and "他者の展開" not in c.to_string("ja")
     assert "展開した再現" in c.to_string("ja")
+    assert "自己申告" in c.to_string("ja") and "never self-reported" in c.to_string()
 
 
 # -- commands -------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ import json
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -496,11 +496,12 @@ class Registry(ResultMixin):
     _title: ClassVar[str] = "Package registry"
     _title_ja: ClassVar[str] = "支援パッケージの台帳"
     _hidden: ClassVar[frozenset[str]] = frozenset({"frame", "experiments", "registry_means"})
+    _bullets: ClassVar[frozenset[str]] = frozenset({"notes_ja"})
     _labels: ClassVar[Mapping[str, Mapping[str, str]]] = {
         "en": {"n_packages": "package versions", "n_promoted": "promoted",
                "n_piloting": "piloting", "n_reproduced": "promotions reproduced"},
         "ja": {"n_packages": "パッケージの版", "n_promoted": "昇格", "n_piloting": "試行中",
-               "n_reproduced": "再現された昇格", "warnings": "注意", "notes": "注記"}}
+               "n_reproduced": "再現された昇格", "warnings": "注意", "notes_ja": "注記"}}
 
     frame: pd.DataFrame
     experiments: pd.DataFrame
@@ -511,6 +512,10 @@ class Registry(ResultMixin):
     n_reproduced: int
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    notes_ja: tuple[str, ...] = ()
+
+    def _hidden_fields(self, lang: str) -> frozenset[str]:
+        return self._hidden | {"notes" if lang == "ja" else "notes_ja"}
 
     def _headline(self, lang: str) -> str:
         if lang == "ja":
@@ -740,7 +745,7 @@ def packages(ws: Workspace, packages_dir: str | Path | Sequence[str | Path], *,
 
     # shrinkage: every experiment's estimate on a metric, pooled across the registry
     means: dict[str, Pooled] = {}
-    notes: list[str] = []
+    notes: list[tuple[str, str]] = []  # (en, ja)
     on_metric: dict[str, list[dict[str, Any]]] = {}
     for e in exps.values():
         if _usable(e):
@@ -752,8 +757,10 @@ def packages(ws: Workspace, packages_dir: str | Path | Sequence[str | Path], *,
             e.update(shrunk_effect=sh, shrunk_std_error=sse, shrunk_ci_lower=sh - _Z95 * sse,
                      shrunk_ci_upper=sh + _Z95 * sse)
         if pool.k < 3:
-            notes.append(f"{metric}: {pool.k} experiment(s) in the registry; shrinkage needs "
-                         "about three or more to say much")
+            notes.append((f"{metric}: {pool.k} experiment(s) in the registry; shrinkage needs "
+                          "about three or more to say much",
+                          f"{metric}: 台帳の実験は {pool.k} 件。縮小推定が意味を持つには 3 件以上が"
+                          "目安です"))
 
     rows = []
     prev = _lineage(keys, files)
@@ -814,9 +821,11 @@ def packages(ws: Workspace, packages_dir: str | Path | Sequence[str | Path], *,
             "reproduced": (f"reproduced in {n} of {m}" if rep["promoted_in"] else "—"),
             "confirmed_by": ", ".join(rep["confirming"]) or None, "metric": metric, **pooled})
         if rep["promoted_in"] and rep["reproduction"] != DEFAULT_REPRODUCTION:
-            notes.append(f"{pid}@{ver} states its own reproduction criterion "
-                         f"(\"{rep['reproduction']}\"); the count applies the default rule, "
-                         "people judge the stated one")
+            notes.append((f"{pid}@{ver} states its own reproduction criterion "
+                          f"(\"{rep['reproduction']}\"); the count applies the default rule, "
+                          "people judge the stated one",
+                          f"{pid}@{ver} は独自の再現基準（「{rep['reproduction']}」）を定めて"
+                          "います。件数は既定の基準で数え、定めた基準は人が判断します"))
     frame = pd.DataFrame(rows, columns=[
         "package_id", "version", "ref", "title", "owner", "segment", "status", "revises",
         "revised_by", "lineage", "experiments", "n_experiments", "last_decision", "promoted_in",
@@ -834,16 +843,20 @@ def packages(ws: Workspace, packages_dir: str | Path | Sequence[str | Path], *,
                          "tau2": p.tau2, "n_experiments": p.k} for k, p in means.items()],
                        columns=["metric", "mean", "mean_std_error", "tau2", "n_experiments"])
     if any(e["placebo"] for e in shown):
-        notes.append("placebo (A/A) runs are listed as (A/A) and never count as package "
-                     "experiments")
-    notes.append("shrunk: each estimate pulled towards the registry mean on its metric by its "
-                  "precision (empirical Bayes on a DerSimonian–Laird random-effects pool)")
+        notes.append(("placebo (A/A) runs are listed as (A/A) and never count as package "
+                      "experiments", "プラセボ（A/A）の実行は (A/A) と表示し、パッケージの実験には"
+                                     "数えません"))
+    notes.append(("shrunk: each estimate pulled towards the registry mean on its metric by its "
+                  "precision (empirical Bayes on a DerSimonian–Laird random-effects pool)",
+                  "縮小した効果: 各推定を、その精度に応じて同じ指標の台帳全体の平均に近づけた値"
+                  "（DerSimonian–Laird のランダム効果モデルによる経験ベイズ）"))
     return Registry(
         frame=frame, experiments=experiments, registry_means=reg, n_packages=len(frame),
         n_promoted=int((frame["status"] == "promoted").sum()),
         n_piloting=int((frame["status"] == "piloting").sum()),
         n_reproduced=int((frame["n_reproduced"] > 0).sum()), warnings=tuple(warns),
-        notes=tuple(dict.fromkeys(notes)))
+        notes=tuple(dict.fromkeys(n[0] for n in notes)),
+        notes_ja=tuple(dict.fromkeys(n[1] for n in notes)))
 
 
 # -- credits --------------------------------------------------------------------------------------
@@ -867,15 +880,20 @@ class Credits(ResultMixin):
     _title: ClassVar[str] = "Credits"
     _title_ja: ClassVar[str] = "支援モデルの設計と再現の実績"
     _hidden: ClassVar[frozenset[str]] = frozenset({"frame", "overrides"})
+    _bullets: ClassVar[frozenset[str]] = frozenset({"notes_ja"})
     _labels: ClassVar[Mapping[str, Mapping[str, str]]] = {
         "en": {"n_owners": "people credited"},
-        "ja": {"n_owners": "対象者", "warnings": "注意", "notes": "注記"}}
+        "ja": {"n_owners": "対象者", "warnings": "注意", "notes_ja": "注記"}}
 
     frame: pd.DataFrame
     overrides: pd.DataFrame
     n_owners: int
     warnings: tuple[str, ...] = ()
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
+    notes_ja: tuple[str, ...] = ()
+
+    def _hidden_fields(self, lang: str) -> frozenset[str]:
+        return self._hidden | {"notes" if lang == "ja" else "notes_ja"}
 
     def _headline(self, lang: str) -> str:
         top = self.frame[self.frame["reproduced"] > 0]
@@ -964,4 +982,7 @@ def credits(ws: Workspace, packages_dir: str | Path | Sequence[str | Path]) -> C
     return Credits(frame=frame, overrides=over, n_owners=len(frame), warnings=tuple(warns),
                    notes=("computed from the package files and the decision log, never "
                           "self-reported; a reproduction counts when a later experiment in "
-                          "another cohort, delivered by others, confirmed the promotion",))
+                          "another cohort, delivered by others, confirmed the promotion",),
+                   notes_ja=("パッケージのファイルと判定ログから計算し、自己申告は使いません。"
+                             "再現は、後から別の対象で行われ、他者が展開した実験が昇格を裏付け"
+                             "たときに数えます",))
