@@ -394,6 +394,8 @@ def test_design_info_from_a_stored_spec():
     rr = dataclasses.replace(spec, method="rerandomized",
                              rerandomize={"covariates": ["deals"], "acceptance": 0.1})
     assert DesignInfo.from_spec(rr).covariates == ("deals",)
+    assert DesignInfo.from_spec(rr, covariate_column=lambda m: f"{m}_pre").covariates == (
+        "deals_pre",)
     bl = dataclasses.replace(spec, method="blocked", strata=(), block_on="deals", block_size=2)
     assert DesignInfo.from_spec(bl, block_column="pair").blocks == "pair"
 
@@ -468,3 +470,28 @@ def test_validation_script_runs_in_tiny_mode(tmp_path):
                        "rerandomized": "rerandomized-regression"}
     assert res["tiny"] and "stats/designs.py" in res["library_sha256"]
     assert "rand. FPR" in proc.stdout
+
+
+def test_the_design_layers_assignment_and_redraws_plug_in():
+    from supportlab.design.randomize import covariate_column, randomize, redraw
+    from supportlab.design.spec import DesignSpec
+
+    rng = np.random.default_rng(21)
+    n = 120
+    units = pd.DataFrame({"rank": rng.choice(list("AB"), n), "deals_pre": rng.gamma(2, 1, n)},
+                         index=pd.Index([f"P{i:03d}" for i in range(n)], name="partner_id"))
+    spec = DesignSpec(experiment_id="e", package_id="p", version=1, phase=1,
+                      probabilities=HALF, method="rerandomized", start=dt.date(2026, 6, 1),
+                      end=dt.date(2026, 9, 1), seed=3, strata=("rank",),
+                      rerandomize={"covariates": ["deals"], "acceptance": 0.2, "max_draws": 500})
+    frame, _ = randomize(units, spec)
+    df = units.join(frame[["arm", "stratum", "block"]])
+    df["y"] = 2 * df["deals_pre"] + rng.normal(0, 1, n) + 0.5 * (df["arm"] == "treatment")
+    design = DesignInfo.from_spec(spec, covariate_column=covariate_column)
+    assert (design.strata, design.covariates) == ("stratum", ("deals_pre",))
+    est = analyze_design(df, arm="arm", outcome="y", design=design, redraw=redraw(df, spec),
+                         permutations=300, seed=1)
+    assert est.method == "rerandomized-regression"
+    assert est.details["randomization_redrawn"] == "the design's redraws"
+    assert est.details["randomization_redraws"] == 300
+    assert est.ci_lower < 0.5 < est.ci_upper
