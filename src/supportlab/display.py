@@ -249,6 +249,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "smd_threshold": "SMD threshold", "mde": "minimum detectable effect",
         "n_total": "n (total)",
         "registry_status": "status", "pooled_ci": "pooled CI", "shrunk_ci": "shrunk CI",
+        "n_redraws": "redraws", "n_extreme": "redraws as extreme",
+        "p_value_mc_se": "p-value Monte Carlo se", "randomization": "randomization inference",
     },
     "ja": {
         "method": "手法", "outcome": "指標", "arm": "群の列", "control": "対照群",
@@ -304,6 +306,10 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "spread": "展開した再現", "overrides": "判定の変更", "packages": "パッケージ",
         "computed": "評価による判定", "override_reason": "変更の理由", "decided_by": "判定者",
         "decided_at": "判定日時",
+        "redrawn": "再割付の方法", "n_redraws": "再割付の回数",
+        "n_extreme": "観測値以上に極端な再割付", "p_value_mc_se": "p値のモンテカルロ誤差",
+        "requested": "指定された手法", "randomization": "ランダム化検定による推論",
+        "corrected": "設計に合わせて補正",
     },
 }
 
