@@ -8,7 +8,6 @@ log with the package files (:func:`~supportlab.design.registry.packages`,
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +31,8 @@ def _packages_dir(ws: Any, given: str | None) -> Path:
 
 
 def _evaluation(ws: Any, exp: Any) -> Any:
-    """The experiment's evaluation (``supportlab.design.evaluate.evaluate``, imported lazily)."""
-    if importlib.util.find_spec("supportlab.design.evaluate") is None:
-        raise ConfigError("the evaluation is not available in this installation",
-                          fix="record a person's decision: --decision D --reason TEXT "
-                              "--without-evaluation")
-    from supportlab.design.evaluate import evaluate  # type: ignore[import-not-found,unused-ignore]
+    """The experiment's evaluation (:func:`supportlab.design.evaluate.evaluate`)."""
+    from supportlab.design.evaluate import evaluate
 
     return evaluate(ws, exp)
 
