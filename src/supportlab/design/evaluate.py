@@ -301,7 +301,11 @@ class Evaluation(ResultMixin):
                 rows.append({"arm": a.arm, "metric": g.metric, "role": "guardrail",
                              "status": g.status, "effect": g.effect, "lower": g.lower,
                              "upper": g.upper, "p_value": g.p_value})
-        return pd.DataFrame(rows)
+        out = pd.DataFrame(rows)
+        for c in ("n_control", "n_treatment"):
+            if c in out.columns:
+                out[c] = out[c].astype("Int64")
+        return out
 
     def _headline(self, lang: str) -> str:
         ja = lang == "ja"
