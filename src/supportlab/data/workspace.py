@@ -115,9 +115,22 @@ CREATE TABLE IF NOT EXISTS task_history (
     source VARCHAR
 )"""
 
+#: the eligible partners of each experiment phase as randomized (the inputs of the draw, so that
+#: ``assign --verify`` re-derives the ledger; see :mod:`supportlab.design.ledger`)
+ASSIGNMENT_UNITS_DDL = """
+CREATE TABLE IF NOT EXISTS assignment_units (
+    experiment_id VARCHAR NOT NULL,
+    phase BIGINT NOT NULL,
+    partner_id VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    reason VARCHAR,
+    inputs VARCHAR
+)"""
+
 #: bookkeeping tables beside the canonical ones, emptied with them by ``simulate --replace``
 BOOKKEEPING_DDL: dict[str, str] = {"quarantine": QUARANTINE_DDL, "ingest_log": INGEST_LOG_DDL,
-                                   "designs": DESIGNS_DDL, "task_history": TASK_HISTORY_DDL}
+                                   "designs": DESIGNS_DDL, "task_history": TASK_HISTORY_DDL,
+                                   "assignment_units": ASSIGNMENT_UNITS_DDL}
 
 
 def table_ddl(table: str) -> str:
