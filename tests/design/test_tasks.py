@@ -242,6 +242,29 @@ def test_a_waitlist_decided_later_adds_its_wave_only(world, partners):
     assert set(first.frame["task_id"]) < set(later.frame["task_id"])
 
 
+def test_a_new_phase_gets_its_own_tasks_and_the_first_stays(world, partners, tmp_path):
+    root, ws = world
+    ids = partners["partner_id"][:10]
+    first = experiment(root, "kit-ph")
+    assign(ws, first, ids)
+    t1 = make_tasks(ws, first, as_of=START)
+    second = experiment(root, "kit-ph", design=", phase: 2", start=dt.date(2026, 7, 6))
+    assign(ws, second, ids, phase=2)  # the same partners, randomized again from July
+    t2 = make_tasks(ws, second, as_of=START)
+    assert t2.n_tasks == 2 * t1.n_tasks == 30 and t2.already_tasked
+    p2 = t2.frame[t2.frame["phase"] == 2]
+    assert p2["task_id"].str.startswith("kit-ph-p2-").all() and len(p2) == 15
+    assert set(p2["due_date"]) == {dt.date(2026, 7, 10), dt.date(2026, 7, 17)}
+    assert set(t2.frame.loc[t2.frame["phase"] == 1, "task_id"]) == set(t1.frame["task_id"])
+    assert len(tasks_of(ws, "kit-ph")) == 30
+    again = make_tasks(ws, second, as_of=START)
+    assert again.n_tasks == 30 and len(tasks_of(ws, "kit-ph")) == 30
+    g = pd.read_csv(write_tasks(t2, tmp_path / "g.csv", "groups"), encoding="utf-8-sig")
+    assert set(g["group"]) == {"kit-ph-treatment", "kit-ph-p2-treatment"} and len(g) == 10
+    with pytest.raises(WorkspaceError, match="phase 3 of experiment kit-ph is not assigned"):
+        make_tasks(ws, experiment(root, "kit-ph", design=", phase: 3"))
+
+
 def test_every_non_control_arm_is_tasked(world, partners):
     root, ws = world
     exp = experiment(root, "kit-arms", design=", arms: [control, short, long]")

@@ -104,13 +104,37 @@ _COMPARED = ("partner_id", "week", "content_id", "due_date", "done_when", "wave"
 # -- the plan -------------------------------------------------------------------------------------
 
 
-def task_id(experiment_id: str, partner_id: str, week: int, content_id: str) -> str:
-    """The stable id of a task: ``<experiment_id>-<partner_id>-w<week>-<content_id>``.
+def task_id(experiment_id: str, partner_id: str, week: int, content_id: str,
+            phase: int = 1) -> str:
+    """The stable id of a task: ``<experiment_id>-<partner_id>-w<week>-<content_id>``, with
+    ``-p<phase>`` after the experiment id from phase 2 on.
 
-    Unique because a partner is in one arm of an experiment and a package delivers each content
-    once.
+    Unique because a partner is in one arm of an experiment phase and a package delivers each
+    content once.
+
+    Example:
+        >>> task_id("kit", "P1", 1, "quiz-a", phase=2)
+        'kit-p2-P1-w1-quiz-a'
     """
-    return f"{experiment_id}-{partner_id}-w{week}-{content_id}"
+    head = experiment_id if phase == 1 else f"{experiment_id}-p{phase}"
+    return f"{head}-{partner_id}-w{week}-{content_id}"
+
+
+def _id_phase(experiment_id: str, tasks: pd.DataFrame) -> pd.Series:
+    """The phase of stored tasks, read from their ids (0 for an id of another form)."""
+    out = []
+    for t, pid, week, content in zip(tasks["task_id"], tasks["partner_id"], tasks["week"],
+                                     tasks["content_id"], strict=True):
+        tail = f"-{pid}-w{int(week)}-{content}"
+        head = str(t)[: len(str(t)) - len(tail)] if str(t).endswith(tail) else None
+        if head == experiment_id:
+            out.append(1)
+        elif head is not None and head.startswith(f"{experiment_id}-p") \
+                and head[len(experiment_id) + 2:].isdigit():
+            out.append(int(head[len(experiment_id) + 2:]))
+        else:
+            out.append(0)
+    return pd.Series(out, index=tasks.index, dtype="int64")
 
 
 def due_date(start: dt.date, week: int, weekend: str = "previous_friday") -> dt.date:
@@ -191,11 +215,13 @@ def assigned_partners(ws: Workspace, exp: Experiment
 def _plan(exp: Experiment, phases: Mapping[int, _Phase], ledger: pd.DataFrame) -> pd.DataFrame:
     """Every task the plan calls for (stored or not), in the stored tasks' columns."""
     cols = ["task_id", "experiment_id", "partner_id", "week", "content_id", "due_date", "status",
-            "owner", "done_when", "wave"]
+            "owner", "done_when", "wave", "phase"]
     items = pd.DataFrame([(s.week, i.content, i.done_when) for s in exp.package.steps
                           for i in s.items], columns=["week", "content_id", "done_when"])
     parts: list[pd.DataFrame] = []
     for ph_no, part in ledger.groupby("phase", sort=True):
+        if int(ph_no) not in phases:
+            continue
         ph = phases[int(ph_no)]
         waves: list[tuple[str, pd.DataFrame, dt.date]] = [
             ("treatment", part[part["arm"] != ph.control], ph.start)]
@@ -209,9 +235,11 @@ def _plan(exp: Experiment, phases: Mapping[int, _Phase], ledger: pd.DataFrame) -
             x["partner_id"] = x["partner_id"].astype(str)
             x["owner"] = x["owner"].where(x["owner"].notna(), None)
             x["due_date"] = x["week"].map(dues)
-            x["task_id"] = (exp.id + "-" + x["partner_id"] + "-w" + x["week"].astype(str) + "-"
+            head = exp.id if ph.phase == 1 else f"{exp.id}-p{ph.phase}"
+            x["task_id"] = (head + "-" + x["partner_id"] + "-w" + x["week"].astype(str) + "-"
                             + x["content_id"])
-            parts.append(x.assign(experiment_id=exp.id, status="pending", wave=wave)[cols])
+            parts.append(x.assign(experiment_id=exp.id, status="pending", wave=wave,
+                                  phase=ph.phase)[cols])
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     return pd.concat(parts, ignore_index=True)
@@ -301,13 +329,12 @@ def _decorate(ws: Workspace, exp: Experiment, tasks: pd.DataFrame, ledger: pd.Da
     out = tasks.copy()
     out["due_date"] = pd.to_datetime(out["due_date"]).dt.date
     out["week"] = out["week"].astype("int64")
-    who = ledger.set_index("partner_id")
-    out["arm"] = out["partner_id"].map(who["arm"])
-    out["partner_name"] = out["partner_id"].map(who["partner_name"])
+    out["phase"] = out["phase"].astype("int64")
+    who = ledger[["partner_id", "phase", "arm", "partner_name"]].astype({"phase": "int64"})
+    out = out.merge(who, on=["partner_id", "phase"], how="left", validate="many_to_one")
     starts = {f"{n}/treatment": ph.start for n, ph in phases.items()}
     starts.update({f"{n}/waitlist": ph.end for n, ph in phases.items()})
-    phase = out["partner_id"].map(who["phase"]).astype("Int64").astype(str)
-    out["wave_start"] = (phase + "/" + out["wave"].astype(str)).map(starts)
+    out["wave_start"] = (out["phase"].astype(str) + "/" + out["wave"].astype(str)).map(starts)
     titles: dict[str, str] = {}
     if ws.has_table("contents"):
         got = ws.query("SELECT content_id, title FROM contents WHERE title IS NOT NULL")
@@ -316,22 +343,22 @@ def _decorate(ws: Workspace, exp: Experiment, tasks: pd.DataFrame, ledger: pd.Da
     order = {i.content: n for n, i in enumerate(exp.package.items)}
     out["_wave"] = (out["wave"] != "treatment").astype(int)
     out["_item"] = out["content_id"].map(order).fillna(len(order))
-    out = out.sort_values(["_wave", "partner_id", "week", "_item"], kind="stable")
+    out = out.sort_values(["phase", "_wave", "partner_id", "week", "_item"], kind="stable")
     cols = ["task_id", "experiment_id", "partner_id", "partner_name", "arm", "week", "content_id",
-            "content_title", "due_date", "status", "owner", "done_when", "wave", "wave_start",
-            "updated_at"]
+            "content_title", "due_date", "status", "owner", "done_when", "wave", "phase",
+            "wave_start", "updated_at"]
     return out[[c for c in cols if c in out.columns]].reset_index(drop=True)
 
 
-def _compare(stored: pd.DataFrame, planned: pd.DataFrame,
-             phase_of: Mapping[str, int]) -> tuple[pd.DataFrame, list[str]]:
+def _compare(stored: pd.DataFrame, planned: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """The planned tasks to add and the differences that make the plan a change.
 
     A wave of a phase with no stored task may be added (a new phase, or a waitlist decided
-    later); a wave with stored tasks must be planned exactly as stored.
+    later); a wave with stored tasks must be planned exactly as stored. Both frames carry
+    ``phase``.
     """
     def group(f: pd.DataFrame) -> pd.Series:
-        return f["partner_id"].map(phase_of).fillna(0).astype(int).astype(str) + "/" + f["wave"]
+        return f["phase"].astype(int).astype(str) + "/" + f["wave"].astype(str)
 
     have = set(group(stored))
     pg = group(planned)
@@ -370,22 +397,31 @@ def _make(ws: Workspace, exp: Experiment, dry_run: bool
 
     phases, ledger, notes = assigned_partners(ws, exp)
     where = exp.path or exp.id
-    for ph in phases.values():
-        if ph.package != exp.package.ref:
-            raise ConfigError(f"experiment {exp.id} was assigned with package {ph.package}, the "
-                              f"file now names {exp.package.ref}", where=f"{where}: package",
-                              fix="a changed package is a new experiment: give it a new id")
-        if ph.placebo:
-            raise ConfigError(f"experiment {exp.id} is a placebo (A/A) run on history: nothing "
-                              "is delivered", where=f"{where}: design.placebo",
-                              fix="tasks are for experiments delivered from now on")
-    planned = _plan(exp, phases, ledger)
-    phase_of = dict(zip(ledger["partner_id"].astype(str), ledger["phase"].astype(int),
-                        strict=True))
+    mine = phases.get(exp.design.phase)
+    if mine is None:
+        raise WorkspaceError(f"phase {exp.design.phase} of experiment {exp.id} is not assigned "
+                             f"(assigned: phase {', '.join(map(str, sorted(phases)))})",
+                             where=f"{where}: design.phase",
+                             fix=f"assign it first: supportlab assign {exp.path or 'EXPERIMENT.yaml'}")
+    if mine.package != exp.package.ref:
+        raise ConfigError(f"experiment {exp.id} was assigned with package {mine.package}, the "
+                          f"file now names {exp.package.ref}", where=f"{where}: package",
+                          fix="a changed package is a new experiment id or a new phase "
+                              "(design.phase), assigned first")
+    if mine.placebo:
+        raise ConfigError(f"experiment {exp.id} is a placebo (A/A) run on history: nothing "
+                          "is delivered", where=f"{where}: design.placebo",
+                          fix="tasks are for experiments delivered from now on")
+    tasked = {n: ph for n, ph in phases.items()
+              if ph.package == exp.package.ref and not ph.placebo}
+    for n, ph in sorted(phases.items()):
+        if n not in tasked and not ph.placebo:
+            notes.append(f"phase {n} delivers {ph.package}: its tasks are left as they are")
+    planned = _plan(exp, tasked, ledger)
     now = now_tz()
     with (ws.connection() if dry_run else ws.transaction()) as con:
-        stored = _stored(con, exp.id)
-        new, problems = _compare(stored, planned, phase_of)
+        stored = _stored(con, exp.id, tasked)
+        new, problems = _compare(stored, planned)
         if problems:
             raise ConfigError(
                 f"experiment {exp.id} already has {len(stored):,} tasks and the plan has "
@@ -394,15 +430,15 @@ def _make(ws: Workspace, exp: Experiment, dry_run: bool
                     "rule); a new plan needs a new experiment id or a new phase")
         if not new.empty and not dry_run:
             rows = new.assign(updated_at=now)
-            _insert(con, "tasks", rows)
+            _insert(con, "tasks", rows.drop(columns="phase"))
             _insert(con, "task_history", pd.DataFrame({
                 "task_id": rows["task_id"], "status": rows["status"], "previous_status": None,
                 "changed_at": now, "source": f"supportlab tasks {exp.id}"}))
-            stored = _stored(con, exp.id)
+            stored = _stored(con, exp.id, tasked)
         elif dry_run:
             stored = pd.concat([stored, new.assign(updated_at=pd.NaT)], ignore_index=True) \
                 if len(stored) else new.assign(updated_at=pd.NaT)
-    frame = _decorate(ws, exp, stored, ledger, phases)
+    frame = _decorate(ws, exp, stored, ledger, tasked)
     return frame, new, notes
 
 
@@ -464,10 +500,14 @@ def make_tasks(ws: Workspace, exp: Experiment, *, as_of: dt.date | None = None,
         warnings=tuple(warn), notes=tuple(notes))
 
 
-def _stored(con: duckdb.DuckDBPyConnection, experiment_id: str) -> pd.DataFrame:
-    return con.execute("SELECT task_id, experiment_id, partner_id, week, content_id, due_date, "
-                       "status, owner, done_when, wave, updated_at FROM tasks "
-                       "WHERE experiment_id = ?", [experiment_id]).df()
+def _stored(con: duckdb.DuckDBPyConnection, experiment_id: str,
+            phases: Mapping[int, _Phase]) -> pd.DataFrame:
+    """The stored tasks of the experiment's ``phases``, with their ``phase``."""
+    got = con.execute("SELECT task_id, experiment_id, partner_id, week, content_id, due_date, "
+                      "status, owner, done_when, wave, updated_at FROM tasks "
+                      "WHERE experiment_id = ?", [experiment_id]).df()
+    got["phase"] = _id_phase(experiment_id, got) if len(got) else pd.Series(dtype="int64")
+    return got[got["phase"].isin(list(phases))].reset_index(drop=True)
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame) -> None:
@@ -682,9 +722,13 @@ def _salesforce(f: pd.DataFrame, package: str | None, accounts: Mapping[str, str
 
 
 def _groups(f: pd.DataFrame) -> pd.DataFrame:
-    g = f.assign(group=f["experiment_id"] + "-" + f["arm"].where(f["wave"] == "treatment",
-                                                                 "waitlist").astype(str))
-    first = g.groupby(["partner_id", "wave"], sort=False).agg(
+    head = f["experiment_id"].astype(str)
+    if "phase" in f.columns:
+        later = f["phase"].fillna(1).astype(int) > 1
+        head = head.where(~later, head + "-p" + f["phase"].fillna(1).astype(int).astype(str))
+    arm = f["arm"].where(f["wave"] == "treatment", "waitlist").astype(str)
+    g = f.assign(group=head + "-" + arm, phase=f.get("phase", 1))
+    first = g.groupby(["partner_id", "phase", "wave"], sort=False).agg(
         partner_name=("partner_name", "first"), group=("group", "first"),
         experiment_id=("experiment_id", "first"), arm=("arm", "first"),
         start_date=("wave_start", "first")).reset_index()
@@ -734,8 +778,9 @@ def write_tasks(tasks: TaskList | pd.DataFrame, path: str | Path, format: str = 
         ``OwnerId`` (the manager's user, from ``owners``) and ``WhatId`` (the partner's Account,
         from ``accounts``), ``Description``.
         ``groups``: one row per partner and wave: ``partner_id, partner_name, group``
-        (``<experiment>-<arm>``, or ``<experiment>-waitlist``), ``experiment_id, arm, wave,
-        start_date``, for PRMs that assign programs to partner groups.
+        (``<experiment>-<arm>``, or ``<experiment>-waitlist``; ``<experiment>-p<N>-...`` from
+        phase 2 on), ``experiment_id, arm, wave, start_date``, for PRMs that assign programs
+        to partner groups.
 
     Args:
         tasks: the tasks (:func:`make_tasks`).
