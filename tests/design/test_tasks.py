@@ -383,7 +383,7 @@ def test_unknown_partners_and_managers_are_listed_and_nothing_is_written(kit, tm
         write_tasks(tl, target, "salesforce", accounts=acc, owners=own)
     msg = str(exc.value)
     assert f"2 partners (6 tasks) have no mapping in {acc}: {pids[0]}, {pids[1]}" in msg
-    assert "1 managers" in msg and manager in msg and "nothing was written" in msg
+    assert "1 manager (" in msg and manager in msg and "nothing was written" in msg
     assert target.read_text(encoding="utf-8") == "the previous file\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["accounts.csv", "owners.csv", "sf.csv"]
 
@@ -553,7 +553,7 @@ def test_unknown_task_ids_warn_and_strict_refuses(tasked, tmp_path):
         update_task_status(ws, tmp_path / "x.csv", as_of=START, strict=True)
     pd.testing.assert_frame_equal(tasks_of(ws, "kit-rt"), before[0])
     assert ws.count("task_history") == before[1]
-    with pytest.warns(UserWarning, match="2 task ids of x.csv are not in the workspace"):
+    with pytest.warns(UserWarning, match="2 task ids of x.csv not in the workspace, skipped"):
         up = update_task_status(ws, tmp_path / "x.csv", as_of=START)
     assert up.n_unknown == 2 and up.n_changed == 1 and up.unknown_task_ids[1] == "other-task"
     assert up.warnings and "skipped" in up.warnings[0]

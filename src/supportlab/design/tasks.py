@@ -101,6 +101,20 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _COMPARED = ("partner_id", "week", "content_id", "due_date", "done_when", "wave")
 
 
+def _count(n: int, one: str, many: str | None = None) -> str:
+    """``n`` and the noun in the number it needs.
+
+    Example:
+        >>> _count(1, "task id"), _count(1200, "task id")
+        ('1 task id', '1,200 task ids')
+    """
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def _have(n: int) -> str:
+    return "has" if n == 1 else "have"
+
+
 # -- the plan -------------------------------------------------------------------------------------
 
 
@@ -370,10 +384,10 @@ def _compare(stored: pd.DataFrame, planned: pd.DataFrame) -> tuple[pd.DataFrame,
     removed = s.index.difference(p.index)
     added = p.index.difference(s.index)
     if len(removed):
-        problems.append(f"{len(removed):,} stored tasks are no longer planned (e.g. "
+        problems.append(f"{_count(len(removed), 'stored task')} no longer planned (e.g. "
                         + ", ".join(removed[:3]) + ")")
     if len(added):
-        problems.append(f"{len(added):,} tasks would be new in an already tasked wave (e.g. "
+        problems.append(f"{_count(len(added), 'task')} would be new in an already tasked wave (e.g. "
                         + ", ".join(added[:3]) + ")")
     both = s.index.intersection(p.index)
     a = s.loc[both, list(_COMPARED)].copy()
@@ -385,7 +399,7 @@ def _compare(stored: pd.DataFrame, planned: pd.DataFrame) -> tuple[pd.DataFrame,
         diff = a.index[(a[col].astype(str) != b[col].astype(str)).to_numpy()]
         if len(diff):
             t = diff[0]
-            problems.append(f"{col} of {len(diff):,} tasks (e.g. {t}: {a.at[t, col]} -> "
+            problems.append(f"{col} of {_count(len(diff), 'task')} (e.g. {t}: {a.at[t, col]} -> "
                             f"{b.at[t, col]})")
     return new, problems
 
@@ -485,7 +499,7 @@ def make_tasks(ws: Workspace, exp: Experiment, *, as_of: dt.date | None = None,
     missing = frame.loc[frame["owner"].isna(), "partner_id"].unique() if len(frame) else []
     warn: list[str] = []
     if len(missing):
-        warn.append(f"{len(missing):,} partners have no manager, their tasks no owner (e.g. "
+        warn.append(f"{_count(len(missing), 'partner')} {_have(len(missing))} no manager, so no owner (e.g. "
                     + ", ".join(map(str, missing[:EXAMPLES])) + ")")
     counts = frame["status"].value_counts() if len(frame) else pd.Series(dtype=int)
     return TaskList(
@@ -609,7 +623,7 @@ def read_id_mapping(source: str | Path | Mapping[str, str], kind: str) -> dict[s
                            (clash, "is mapped to two ids")):
         if problems:
             raise DataValidationError(
-                f"{len(problems):,} rows of the {kind} file: the {value} {what}: "
+                f"{_count(len(problems), 'row')} of the {kind} file: the {value} {what}: "
                 + "; ".join(problems[:EXAMPLES]) + ("; ..." if len(problems) > EXAMPLES else ""),
                 where=str(path), fix=f"give each {key} one {value} from a Salesforce export")
     return out
@@ -679,7 +693,8 @@ def _csv_text(frame: pd.DataFrame, *, crlf: bool) -> str:
 
 
 def _unknown(kind: str, keys: Sequence[str], tasks: int, source: str) -> str:
-    return f"{len(keys):,} {kind} ({tasks:,} tasks) have no mapping in {source}: {_examples(keys)}"
+    return (f"{_count(len(keys), kind)} ({_count(tasks, 'task')}) {_have(len(keys))} no "
+            f"mapping in {source}: {_examples(keys)}")
 
 
 def _salesforce(f: pd.DataFrame, package: str | None, accounts: Mapping[str, str],
@@ -690,11 +705,11 @@ def _salesforce(f: pd.DataFrame, package: str | None, accounts: Mapping[str, str
     acc, own = pids.map(accounts), mgr.map(owners)
     problems: list[str] = []
     if acc.isna().any():
-        problems.append(_unknown("partners", sorted(set(pids[acc.isna()])),
+        problems.append(_unknown("partner", sorted(set(pids[acc.isna()])),
                                  int(acc.isna().sum()), sources[0]))
     if own.isna().any():
         shown = sorted(m if m != NO_MANAGER else "(no manager)" for m in set(mgr[own.isna()]))
-        problems.append(_unknown("managers", shown, int(own.isna().sum()), sources[1]))
+        problems.append(_unknown("manager", shown, int(own.isna().sum()), sources[1]))
     if problems:
         raise DataValidationError(
             "cannot resolve the Salesforce ids of every task: " + "; ".join(problems),
@@ -1001,14 +1016,16 @@ def update_task_status(ws: Workspace, path: str | Path, *, as_of: dt.date | None
     bad = [f"line {n} {w!r}" for n, _, w in rows if _norm_word(w) not in words]
     if bad:
         raise DataValidationError(
-            f"{len(bad):,} rows have a status that is not a task status: {_examples(bad)}",
+            f"{_count(len(bad), 'row')} {_have(len(bad))} a status that is not a task status: "
+            f"{_examples(bad)}",
             where=str(p),
             fix=f"use {', '.join(TASK_STATUSES)} or the Salesforce words (Completed, Not "
                 "Started, In Progress, Deferred), or map other words (--map WORD=STATUS); "
                 "nothing was written")
     blank = [f"line {n}" for n, t, _ in rows if not t]
     if blank:
-        raise DataValidationError(f"{len(blank):,} rows have no task id: {_examples(blank)}",
+        raise DataValidationError(f"{_count(len(blank), 'row')} {_have(len(blank))} no task id: "
+                                  f"{_examples(blank)}",
                                   where=str(p), fix="export the task id of every row; nothing "
                                                     "was written")
     given: dict[str, tuple[int, str]] = {}
@@ -1019,7 +1036,7 @@ def update_task_status(ws: Workspace, path: str | Path, *, as_of: dt.date | None
             twice.append(f"{t} (lines {given[t][0]} and {n})")
         given.setdefault(t, (n, st))
     if twice:
-        raise DataValidationError(f"{len(twice):,} tasks are given two statuses: "
+        raise DataValidationError(f"{_count(len(twice), 'task')} given two statuses: "
                                   f"{_examples(twice)}", where=str(p),
                                   fix="export each task once; nothing was written")
     now = now_tz()
@@ -1033,7 +1050,7 @@ def update_task_status(ws: Workspace, path: str | Path, *, as_of: dt.date | None
         unknown = [t for t in given if t not in known]
         if unknown and strict:
             raise DataValidationError(
-                f"{len(unknown):,} task ids of the export are not in the workspace: "
+                f"{_count(len(unknown), 'task id')} of the export not in the workspace: "
                 f"{_examples(unknown)}", where=str(p),
                 fix="check the export is of this workspace's tasks, or drop --strict to skip "
                     "them with a warning; nothing was written")
@@ -1066,7 +1083,7 @@ def update_task_status(ws: Workspace, path: str | Path, *, as_of: dt.date | None
         counts = target.value_counts()
     warn: list[str] = []
     if unknown:
-        warn.append(f"{len(unknown):,} task ids of {p.name} are not in the workspace and were "
+        warn.append(f"{_count(len(unknown), 'task id')} of {p.name} not in the workspace, "
                     f"skipped: {_examples(unknown)}")
         warnings.warn(warn[-1], UserWarning, stacklevel=2)
     n_matched = sum(1 for _, t, _ in rows if t in known)
