@@ -17,6 +17,8 @@
   ``overdue``; every change is appended to ``task_history``, in one transaction.
 
 The ledger is read from the ``assignments`` and ``designs`` tables (:func:`assigned_partners`).
+Every assigned phase of the experiment's package is tasked from its own start (task ids carry
+``-p<N>`` from phase 2 on); the phase the file names must be assigned.
 
 Example:
     >>> import datetime as dt
