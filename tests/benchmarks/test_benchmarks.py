@@ -49,6 +49,12 @@ def test_bench_simulate() -> None:
     assert "simulate (generate)" in out and "simulate (into DuckDB)" in out
 
 
+def test_bench_assign() -> None:
+    out = run_benchmark("bench_assign.py")
+    assert "rerandomized, all 1,000 draws evaluated" in out and "slowest case:" in out
+    assert "every case re-derived the same assignment" in out
+
+
 def test_bench_metrics() -> None:
     out = run_benchmark("bench_metrics.py")
     for line in ("supportlab / hand SQL on duckdb", "supportlab / hand SQL on parquet",

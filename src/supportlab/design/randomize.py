@@ -57,8 +57,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -80,8 +81,8 @@ MISSING = "(none)"
 _BATCH_WORDS = 4_000_000
 #: above this many groups the draws sort the keys instead of selecting per group
 _SELECT_MAX_GROUPS = 64
-#: a key above every unit's key (keys use 63 bits)
-_SENTINEL = np.uint64(1 << 63)
+#: half-width of the selection window around a rank's expected key, in standard deviations
+_WINDOW_SD = 6.0
 #: tolerance of the floor of n·p (probabilities are stored with 12 digits)
 _EPS = 1e-9
 
@@ -152,8 +153,7 @@ class _Layout:
     starts: np.ndarray       # (G + 1,) group offsets
     base: np.ndarray         # (G, A) floor of n·p
     cum_frac: np.ndarray     # (G, A + 1) cumulative fractional parts, ending at the remainder
-    index: np.ndarray        # internal position as uint64 (the keys' low bits)
-    shift: int               # low bits reserved for the position
+    index: np.ndarray        # internal position as uint64 (ties of keys break on it)
 
     @property
     def n(self) -> int:
@@ -180,9 +180,7 @@ def _layout(groups: np.ndarray, probs: np.ndarray) -> _Layout:
     cum = np.concatenate([np.zeros((len(sizes), 1)), np.cumsum(frac * scale[:, None], axis=1)],
                          axis=1)
     cum[:, -1] = rem
-    n = len(order)
-    shift = max(1, int(max(n - 1, 1)).bit_length())
-    return _Layout(order, codes, starts, base, cum, np.arange(n, dtype=np.uint64), shift)
+    return _Layout(order, codes, starts, base, cum, np.arange(len(order), dtype=np.uint64))
 
 
 def _counts(lay: _Layout, u: np.ndarray) -> np.ndarray:
@@ -191,34 +189,94 @@ def _counts(lay: _Layout, u: np.ndarray) -> np.ndarray:
     return lay.base[None, :, :] + np.diff(points, axis=2).astype(np.int64)
 
 
+def _keys(words: np.ndarray, n: int) -> np.ndarray:
+    """(m, h) raw words -> (m, n) 32-bit sort keys: word ``j`` gives unit ``2j`` its low half
+    and unit ``2j + 1`` its high half (on any byte order)."""
+    if sys.byteorder == "little" and words.strides[-1] == 8:
+        return words.view(np.uint32)[:, :n]
+    k = np.empty((words.shape[0], 2 * words.shape[1]), dtype=np.uint32)
+    k[:, 0::2] = words & np.uint64(0xFFFFFFFF)
+    k[:, 1::2] = words >> np.uint64(32)
+    return k[:, :n]
+
+
+def _order_stat(k: np.ndarray, b: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the pair ``(key, position)`` of rank ``b`` (0-based) in ``(key, position)``
+    order (positions ``base + column``); rows with ``b >= ncols`` get key ``2**32`` (none).
+
+    Exact: the keys below a window around the expected quantile are counted and the window's
+    keys sorted; a row whose rank falls outside the window (about once in 10⁹) or whose key
+    at that rank is tied is selected from all its pairs. ``t_pos`` is ``-1`` when the key is
+    not tied (the key alone decides).
+    """
+    m, ng = k.shape
+    t_key = np.full(m, 1 << 32, dtype=np.int64)
+    t_pos = np.full(m, -1, dtype=np.int64)
+    live = b < ng
+    if not live.any():
+        return t_key, t_pos
+    b_lo, b_hi = int(b[live].min()), int(b[live].max())
+    q_lo, q_hi = b_lo / ng, (b_hi + 1) / ng
+    sd = math.sqrt(max(q_lo * (1 - q_lo), q_hi * (1 - q_hi)) / ng) + 2.0 / ng
+    lo = np.uint32(min(max(math.floor((q_lo - _WINDOW_SD * sd) * 2.0 ** 32), 0), 2 ** 32 - 1))
+    hi = np.uint32(min(max(math.ceil((q_hi + _WINDOW_SD * sd) * 2.0 ** 32), 0), 2 ** 32 - 1))
+    under = k < lo
+    below = np.count_nonzero(under, axis=1)
+    window = k <= hi
+    window &= ~under
+    counts = np.count_nonzero(window, axis=1)
+    need = b - below
+    ok = live & (need >= 0) & (need < counts)
+    rows = np.repeat(np.arange(m, dtype=np.uint64), counts)
+    vals = np.sort((rows << np.uint64(32)) | k[window].astype(np.uint64))
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    at = first[ok] + need[ok]
+    pick = vals[at]
+    # a tie at the rank: the position decides, from all the row's pairs
+    tied = np.zeros(m, dtype=bool)
+    nxt = np.minimum(at + 1, len(vals) - 1)
+    prv = np.maximum(at - 1, 0)
+    tied[ok] = ((vals[nxt] == pick) & (nxt != at)) | ((vals[prv] == pick) & (prv != at))
+    t_key[ok] = (pick & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    for r in np.flatnonzero(live & (~ok | tied)):
+        full = (k[r].astype(np.uint64) << np.uint64(32)) | np.arange(base, base + ng,
+                                                                    dtype=np.uint64)
+        v = np.partition(full, int(b[r]))[int(b[r])]
+        t_key[r], t_pos[r] = int(v >> np.uint64(32)), int(v & np.uint64(0xFFFFFFFF))
+    return t_key, t_pos
+
+
 def _draw(lay: _Layout, bitgen: np.random.BitGenerator, m: int) -> np.ndarray:
-    """``m`` draws: the arm index (m, n) of each unit in internal order."""
+    """``m`` draws: the arm index (m, n) of each unit in internal order.
+
+    Draw ``i`` reads ``G + ceil(n / 2)`` raw words: the groups' remainder points, then the
+    units' 32-bit keys. Within a group, units are ranked by ``(key, position)`` and the ranks
+    are cut at the arms' counts.
+    """
     G, n = lay.n_groups, lay.n
-    raw = np.asarray(bitgen.random_raw(m * (G + n)), dtype=np.uint64).reshape(m, G + n)
+    h = (n + 1) // 2
+    raw = np.asarray(bitgen.random_raw(m * (G + h)), dtype=np.uint64).reshape(m, G + h)
     u = (raw[:, :G] >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
     cum = np.cumsum(_counts(lay, u), axis=2)[:, :, :-1]  # rank where each later arm starts
-    keys = raw[:, G:]  # a view: the keys are made in place
-    np.right_shift(keys, np.uint64(1), out=keys)
-    np.bitwise_and(keys, np.uint64(((1 << 63) - 1) ^ ((1 << lay.shift) - 1)), out=keys)
-    np.bitwise_or(keys, lay.index[None, :], out=keys)
+    keys = _keys(raw[:, G:], n)
     out = np.zeros((m, n), dtype=np.int8)
     if G <= _SELECT_MAX_GROUPS:
         for g in range(G):
             s, e = int(lay.starts[g]), int(lay.starts[g + 1])
-            k, ng = keys[:, s:e], e - s
-            b = cum[:, g, :]  # (m, A - 1)
-            thr = np.full(b.shape, _SENTINEL, dtype=np.uint64)
-            inside = b < ng
-            cand = np.unique(b[inside])
-            if cand.size:
-                part = np.partition(k, cand, axis=1)
-                rows, cols = np.nonzero(inside)
-                thr[rows, cols] = part[rows, b[rows, cols]]
-            dest = out[:, s:e]
-            for a in range(b.shape[1]):
-                dest += k >= thr[:, a:a + 1]
+            k, dest = keys[:, s:e], out[:, s:e]
+            for a in range(cum.shape[2]):
+                t_key, t_pos = _order_stat(k, cum[:, g, a], s)
+                none = t_key > 0xFFFFFFFF
+                tk = np.minimum(t_key, 0xFFFFFFFF).astype(np.uint32)[:, None]
+                dest += k >= tk
+                for r in np.flatnonzero(none | (t_pos >= 0)):  # rare: no later arm, or a tie
+                    at = np.flatnonzero(k[r] == tk[r, 0])
+                    dest[r, at] -= 1
+                    if not none[r]:
+                        dest[r, at[at + s >= t_pos[r]]] += 1
     else:
-        by_key = np.argsort(keys, axis=1)
+        pairs = (keys.astype(np.uint64) << np.uint64(32)) | lay.index[None, :]
+        by_key = np.argsort(pairs, axis=1)
         grouped = np.take_along_axis(by_key, np.argsort(lay.codes[by_key], axis=1, kind="stable"),
                                      axis=1)
         rank = np.empty_like(grouped)
@@ -235,18 +293,21 @@ def _draw(lay: _Layout, bitgen: np.random.BitGenerator, m: int) -> np.ndarray:
 @dataclass(frozen=True)
 class _Criterion:
     X: np.ndarray            # (n, k) centred covariates, internal order
+    X32: np.ndarray          # the same in single precision (the screen)
     inv: np.ndarray          # (k, k) inverse covariance
     threshold: float
     covariates: tuple[str, ...]
     dropped: tuple[str, ...]
 
 
-def mahalanobis(arms: np.ndarray, X: np.ndarray, inv: np.ndarray, n_arms: int) -> np.ndarray:
+def mahalanobis(arms: np.ndarray, X: np.ndarray, inv: np.ndarray, n_arms: int, *,
+                dtype: type = np.float64) -> np.ndarray:
     """Morgan & Rubin's distance of each draw: the largest over non-control arms of
     ``d' [S (1/n_a + 1/n_c)]⁻¹ d``, ``d`` the covariate mean difference against arm 0.
 
     Args:
         arms: (m, n) arm indices (0 = control).
+        dtype: the precision of the masked sums (single precision only to screen).
         X: (n, k) covariates.
         inv: inverse of their covariance ``S``.
         n_arms: arms in the design.
@@ -259,9 +320,9 @@ def mahalanobis(arms: np.ndarray, X: np.ndarray, inv: np.ndarray, n_arms: int) -
     """
     n = arms.shape[1]
     total = X.sum(axis=0)
-    masks = [(arms == a).astype(np.float64) for a in range(1, n_arms)]
-    sums = [mk @ X for mk in masks]
-    counts = [mk.sum(axis=1) for mk in masks]
+    masks = [(arms == a).astype(dtype) for a in range(1, n_arms)]
+    sums = [(mk @ X).astype(np.float64) for mk in masks]
+    counts = [np.count_nonzero(arms == a, axis=1).astype(np.float64) for a in range(1, n_arms)]
     n_c = n - np.sum(counts, axis=0)
     mean_c = (total[None, :] - np.sum(sums, axis=0)) / np.maximum(n_c, 1)[:, None]
     worst = np.zeros(arms.shape[0])
@@ -272,6 +333,20 @@ def mahalanobis(arms: np.ndarray, X: np.ndarray, inv: np.ndarray, n_arms: int) -
         dist = np.einsum("ij,jk,ik->i", d, inv, d) / scale
         worst = np.maximum(worst, np.where(ok, dist, np.inf))
     return worst
+
+
+def _distances(arms: np.ndarray, crit: _Criterion, n_arms: int) -> np.ndarray:
+    """:func:`mahalanobis` of each draw against the criterion: screened in single precision,
+    computed exactly (double) for the draws the screen leaves near or under the threshold;
+    the others get ``inf``."""
+    if not crit.X.shape[1]:
+        return np.zeros(arms.shape[0])
+    rough = mahalanobis(arms, crit.X32, crit.inv, n_arms, dtype=np.float32)
+    near = np.flatnonzero(~(rough > crit.threshold * 1.05 + 1e-6))
+    out = np.full(arms.shape[0], np.inf)
+    if near.size:
+        out[near] = mahalanobis(arms[near], crit.X, crit.inv, n_arms)
+    return out
 
 
 def _criterion(units: pd.DataFrame, lay: _Layout, spec: DesignSpec) -> _Criterion:
@@ -300,7 +375,7 @@ def _criterion(units: pd.DataFrame, lay: _Layout, spec: DesignSpec) -> _Criterio
     acceptance = float(rr.get("acceptance", 0.1))
     threshold = float(stats.chi2.ppf(acceptance, k)) if k and acceptance < 1 else math.inf
     kept = tuple(n for n, k_ in zip(names, keep, strict=True) if k_)
-    return _Criterion(X, inv, threshold, kept, dropped)
+    return _Criterion(X, X.astype(np.float32), inv, threshold, kept, dropped)
 
 
 # -- the units ------------------------------------------------------------------------------------
@@ -466,8 +541,7 @@ def randomize(units: pd.DataFrame, spec: DesignSpec) -> tuple[pd.DataFrame, dict
         while used < max_draws and found is None:
             m = min(step, max_draws - used)
             draws = _draw(lay, bitgen, m)
-            dist = (mahalanobis(draws, crit.X, crit.inv, len(arms)) if crit.X.shape[1]
-                    else np.zeros(m))
+            dist = _distances(draws, crit, len(arms))
             ok = np.flatnonzero(dist <= crit.threshold)
             if ok.size:
                 found = (draws[ok[0]], float(dist[ok[0]]))
@@ -553,17 +627,15 @@ def redraw(units: pd.DataFrame, spec: DesignSpec
     arms = np.array(spec.arms, dtype=object)
     crit = _criterion(kept, lay, spec) if spec.method == "rerandomized" else None
     if crit is not None and "threshold" in spec.outcome:
-        crit = _Criterion(crit.X, crit.inv, float(spec.outcome["threshold"]), crit.covariates,
-                          crit.dropped)
+        crit = replace(crit, threshold=float(spec.outcome["threshold"]))
     batch = max(1, min(1000, 1_000_000 // max(lay.n, 1)))
 
     def draw(rng: np.random.Generator) -> np.ndarray:
         bitgen = rng.bit_generator
         for _ in range(1000):
             internal = _draw(lay, bitgen, batch)
-            if crit is not None and crit.X.shape[1]:
-                internal = internal[mahalanobis(internal, crit.X, crit.inv, len(arms))
-                                    <= crit.threshold]
+            if crit is not None:
+                internal = internal[_distances(internal, crit, len(arms)) <= crit.threshold]
             if len(internal):
                 out = np.empty((len(internal), len(df)), dtype=object)
                 out[:, cols] = arms[internal]
