@@ -77,6 +77,11 @@ def test_bench_estimation() -> None:
     assert "regression adjustment, 20,000 units" in out
 
 
+def test_bench_evaluate() -> None:
+    out = run_benchmark("bench_evaluate.py")
+    assert "tiny: 300 partners" in out and "evaluate (tiny):" in out and "decision " in out
+
+
 
 def test_validation_script_runs_at_a_tiny_size(tmp_path: Path) -> None:
     """validation/validate_estimators.py (minutes at its real size) runs every section end to end."""

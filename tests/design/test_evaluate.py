@@ -107,7 +107,7 @@ def strong(world):
 
 
 def test_a_strong_package_is_recovered_and_promoted(world, strong):
-    _, ws, exps, parts, _ = world
+    _, ws, _exps, parts, _ = world
     ev = strong
     assert isinstance(ev, Evaluation)
     assert ev.final and ev.as_of == ev.end == "2026-07-31" and ev.look == ev.looks == 1
@@ -168,7 +168,7 @@ def test_segments_are_pre_declared_and_holm_adjusted(strong):
 
 
 def test_each_arm_is_compared_with_control(world):
-    _, ws, exps, parts, _ = world
+    _, ws, exps, _parts, _ = world
     ev = evaluate(ws, exps["arms"])
     assert [a.arm for a in ev.arms] == ["short", "full"]
     assert ev.uptake["arm"].tolist() == ["control", "short", "full"]
@@ -183,11 +183,49 @@ def test_each_arm_is_compared_with_control(world):
     assert "arms" in ev.to_string()
 
 
+def _copy_ledger(ws, exp: Experiment, rows: pd.DataFrame) -> None:
+    spec = design_spec(exp)
+    ws.append("assignments", rows.assign(experiment_id=exp.id))
+    ws.append("designs", pd.DataFrame([{
+        "experiment_id": exp.id, "phase": 1, "package_id": "launch-kit", "version": 1,
+        "method": spec.method, "design_hash": spec.design_hash, "eligible_hash": "-",
+        "spec": spec.to_json(), "placebo": False, "n_assigned": len(rows),
+        "start_date": spec.start, "end_date": spec.end,
+        "assigned_at": pd.Timestamp("2026-06-01", tz="UTC")}]))
+
+
+def test_the_analysis_follows_a_blocked_or_rerandomized_design(world, strong):
+    root, ws, _exps, parts, _ = world
+    itt = true_itt(ws, "kit-strong")
+    # the strong experiment's arms, as pairs: the i-th control with the i-th treatment partner
+    # of each rank (the delivered arms stay what they were)
+    rows = parts["kit-strong"].copy()
+    rows["block"] = None
+    for (_r, _a), g in rows.groupby(["stratum", "arm"]):
+        rows.loc[g.index, "block"] = [f"{_r}-{i}" for i in range(len(g))]
+    unpaired = rows.groupby("block")["arm"].transform("nunique") < 2
+    rows = rows[~unpaired]
+    blocked = experiment(root, "kit-blocked", design=", method: blocked, "
+                                                     "block_on: deals_registered")
+    _copy_ledger(ws, blocked, rows)
+    ev = evaluate(ws, blocked)
+    assert ev.primary.method == "blocked" and ev.primary.details["blocks"] == len(rows) // 2
+    assert ev.primary.ci_lower < itt < ev.primary.ci_upper
+    assert "pairs/blocks" in ev.design
+    rerand = experiment(root, "kit-rerand", design=", method: rerandomized")
+    _copy_ledger(ws, rerand, parts["kit-strong"])
+    ev = evaluate(ws, rerand)
+    assert ev.primary.method == "rerandomized-regression"
+    assert ev.primary.covariates == ("deals_registered_pre",)
+    assert ev.primary.effect == pytest.approx(strong.primary.effect, rel=0.2)
+    assert any("needs its redraws" in n for n in ev.primary.notes)  # no free permutation
+
+
 # -- checks ------------------------------------------------------------------------------------
 
 
 def test_sample_ratio_mismatch_flags_a_broken_ledger(world):
-    root, ws, exps, parts, _ = world
+    root, ws, _exps, parts, _ = world
     exp = experiment(root, "kit-broken")
     rows = parts["kit-strong"].copy()
     rows["experiment_id"] = exp.id
@@ -209,7 +247,7 @@ def test_sample_ratio_mismatch_flags_a_broken_ledger(world):
 
 
 def test_an_interim_look_says_which_and_stops_only_for_harm(world):
-    root, ws, exps, parts, _ = world
+    root, ws, _exps, parts, _ = world
     exp = experiment(root, "kit-looks", decision=", looks: 4")
     rows = parts["kit-strong"].assign(experiment_id=exp.id)
     spec = design_spec(exp)
@@ -235,7 +273,7 @@ def test_an_interim_look_says_which_and_stops_only_for_harm(world):
 
 
 def test_a_placebo_run_is_labelled_everywhere(world):
-    root, ws, exps, _, (ids, ranks) = world
+    root, ws, _exps, _, (ids, ranks) = world
     exp = experiment(root, "kit-placebo", start="2026-03-02", design=", placebo: true")
     write_ledger(ws, exp, ids, ranks, seed=9)
     ev = evaluate(ws, exp)
@@ -267,7 +305,7 @@ def test_no_post_data_gets_a_clear_message_not_nans(world):
 
 
 def test_refusals_name_what_is_wrong(world):
-    root, ws, exps, parts, (ids, ranks) = world
+    root, ws, exps, _parts, (ids, ranks) = world
     with pytest.raises(WorkspaceError, match="is not assigned"):
         evaluate(ws, experiment(root, "kit-nobody"))
     nostrata = experiment(root, "kit-nostrata")
@@ -314,7 +352,7 @@ def test_reasons_in_both_languages(world, strong):
 
 
 def test_the_command(world, strong):
-    root, ws, exps, _, _ = world
+    root, _ws, _exps, _, _ = world
     path = str(root / "experiments" / "kit-strong.yaml")
     run = CliRunner().invoke
     r = run(cli, ["-C", str(root), "evaluate", path, "--format", "json"])

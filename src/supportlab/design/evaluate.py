@@ -506,30 +506,37 @@ def _resolve_timing(spec: DesignSpec, exp: Experiment, engine: Engine,
 # -- the data -----------------------------------------------------------------------------------
 
 
-def _package_metrics(exp: Experiment) -> tuple[list[Metric], list[tuple[int, list[str]]]]:
-    """Package-progress metrics (opened, each item done) and the items of each week."""
-    from supportlab.features.metrics import metric_from_dict
+def _instant(ts: pd.Timestamp) -> Any:
+    import ibis
 
-    contents = sorted({i.content for i in exp.package.items})
-    out = [metric_from_dict(f"{_PKG}opened", {"kind": "any", "table": "events",
-                                              "where": {"content_id": contents}})]
+    return ibis.timestamp(ts.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%f"), timezone="UTC")
+
+
+def _progress_table(engine: Engine, exp: Experiment, start: pd.Timestamp, end: pd.Timestamp
+                    ) -> tuple[Any, list[tuple[int, list[str]]]]:
+    """Per partner, in the engine: events on the package's contents in ``[start, end)``
+    (``pkg_opened``) and each item's ``done_when`` events (``pkg_item<k>``), with the item
+    columns of each week. Only the package's contents in the window are aggregated."""
+    e = engine.table("events")
+    items = exp.package.items
+    contents = sorted({i.content for i in items})
+    f = e.filter((e.ts >= _instant(start)) & (e.ts < _instant(end)),
+                 e.content_id.isin(contents))
+    aggs: dict[str, Any] = {f"{_PKG}opened": f.count()}
     weeks: list[tuple[int, list[str]]] = []
     k = 0
     for step in exp.package.steps:
         names = []
         for item in step.items:
-            where: dict[str, Any] = {"content_id": item.content}
             if item.done_when == "test_pass":
-                where.update({"event_type": "test_submit", "value": {"gte": PASS_SCORE}})
+                done = (f.event_type == "test_submit") & (f.value >= PASS_SCORE)
             else:
-                where["event_type"] = item.done_when
-            name = f"{_PKG}item{k}"
-            out.append(metric_from_dict(name, {"kind": "any", "table": "events",
-                                               "where": where}))
-            names.append(name)
+                done = f.event_type == item.done_when
+            aggs[f"{_PKG}item{k}"] = f.count(where=done & (f.content_id == item.content))
+            names.append(f"{_PKG}item{k}")
             k += 1
         weeks.append((step.week, names))
-    return out, weeks
+    return f.group_by("partner_id").aggregate(**aggs).rename(_pkg_pid="partner_id"), weeks
 
 
 def _frame(engine: Engine, exp: Experiment, spec: DesignSpec, ledger: pd.DataFrame,
@@ -537,38 +544,47 @@ def _frame(engine: Engine, exp: Experiment, spec: DesignSpec, ledger: pd.DataFra
            ) -> tuple[pd.DataFrame, list[str], list[str]]:
     """One row per assigned partner: arm, stratum, block, every metric's pre/post/look value,
     ``opened``, ``week<k>_done`` and ``completion`` (all computed in one engine query)."""
-    from supportlab.features.metrics import Window, compute_metrics
+    import ibis
+
+    from supportlab.features.metrics import Window, metrics_table
 
     start = pd.Timestamp(spec.start).tz_localize(tz)
+    post_end = pd.Timestamp(timing.as_of).tz_localize(tz)
     windows = [Window("pre", start, start - pd.Timedelta(days=spec.pre_days)),
-               Window("post", pd.Timestamp(timing.as_of).tz_localize(tz), start)]
+               Window("post", post_end, start)]
     windows += [Window(f"look{j}", pd.Timestamp(d).tz_localize(tz), start)
                 for j, d in enumerate(timing.look_ends, start=1)]
-    pkg, weeks = _package_metrics(exp)
-    names: list[Metric | str] = [*exp.metrics.names, *pkg]
-    m = compute_metrics(engine, names, windows, package=exp.package, catalogue=catalogue,
-                        partners=list(ledger.index), suffix=True)
+    # the ledger's partners as a table, not a list of literals: an IN list of 20,000 ids
+    # costs the query compiler seconds, a semi-join nothing
+    assigned = ibis.memtable(pd.DataFrame({"partner_id": ledger.index.to_numpy(dtype=str)}))
+    q = metrics_table(engine, exp.metrics.names, windows, package=exp.package,
+                      catalogue=catalogue, partners=assigned, suffix=True)
+    progress, weeks = _progress_table(engine, exp, start, post_end)
+    q = q.left_join(progress, q.partner_id == progress._pkg_pid).drop("_pkg_pid", "joined_at")
+    m = engine.execute(q).set_index("partner_id")
+    m.index = m.index.astype(str)
     df = ledger.join(m, how="left")
-    missing = df.index[m.reindex(ledger.index).isna().all(axis=1).to_numpy()]
-    if len(missing):
+    metric_cols = [c for c in m.columns if not c.startswith(_PKG)]
+    missing = df.index[df[metric_cols].isna().all(axis=1).to_numpy()]
+    if len(missing) and metric_cols:
         raise DataValidationError(
             f"{len(missing):,} assigned partner(s) of {exp.id} are not in the partners table "
             f"(e.g. {', '.join(map(str, missing[:3]))})", where="partners",
             fix="the logs must hold every assigned partner: re-ingest the partners export")
+    pkg_cols = [c for c in m.columns if c.startswith(_PKG)]
+    df[pkg_cols] = df[pkg_cols].fillna(0).astype("int64") > 0
     items = [n for _, ns in weeks for n in ns]
-    df["opened"] = df[f"{_PKG}opened_post"].astype(bool).astype(int)
+    df["opened"] = df[f"{_PKG}opened"].astype(int)
     done = np.ones(len(df), dtype=bool)
     stages = ["opened"]
     for week, ns in weeks:
         for n in ns:
-            done &= df[f"{n}_post"].astype(bool).to_numpy()
+            done &= df[n].to_numpy()
         col = f"week{week}_done"
         df[col] = done.astype(int)
         stages.append(col)
-    df["completion"] = (sum(df[f"{n}_post"].astype(bool).astype(float) for n in items)
-                        / max(len(items), 1))
-    drop = [c for c in df.columns if c.startswith(_PKG)]
-    return df.drop(columns=drop), stages, ["opened", *(f"week {w} done" for w, _ in weeks)]
+    df["completion"] = (df[items].sum(axis=1) / max(len(items), 1)).astype(float)
+    return df.drop(columns=pkg_cols), stages, ["opened", *(f"week {w} done" for w, _ in weeks)]
 
 
 def _fill_pre(df: pd.DataFrame, metrics: Sequence[str], notes: list[str]) -> list[str]:
