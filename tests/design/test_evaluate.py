@@ -218,7 +218,9 @@ def test_the_analysis_follows_a_blocked_or_rerandomized_design(world, strong):
     assert ev.primary.method == "rerandomized-regression"
     assert ev.primary.covariates == ("deals_registered_pre",)
     assert ev.primary.effect == pytest.approx(strong.primary.effect, rel=0.2)
-    assert any("needs its redraws" in n for n in ev.primary.notes)  # no free permutation
+    # the randomization test draws from the accepted set of the design, never freely
+    assert ev.primary.details["randomization_redraws"] == 1000
+    assert ev.primary.details["randomization_redrawn"] == "the design's redraws"
 
 
 # -- checks ------------------------------------------------------------------------------------
@@ -378,3 +380,28 @@ def test_the_command(world, strong):
     from supportlab.cli.evaluate import evaluate as command
 
     assert command.get_short_help_str(limit=1000) == COMMANDS["evaluate"].summary
+
+
+# -- the real order: assign -> simulate-delivery -> evaluate -----------------------------------
+
+
+def test_the_real_order_with_the_assign_ledger(tmp_path):
+    from supportlab.design.ledger import assign
+
+    ws = design_workspace(tmp_path, n_partners=600, seed=8)
+    try:
+        ws.ensure_tables()
+        exp = experiment(tmp_path, "kit-real", design=", method: rerandomized")
+        ledger = assign(ws, exp)
+        delivered = simulate_experiment_delivery(ws, exp, effect=EffectModel(base_effect=2.0))
+        ev = evaluate(ws, exp)
+        assert ev.n_control + ev.n_treatment == ws.count("assignments")
+        assert ev.primary.method == "rerandomized-regression"
+        # the redraws follow the stored acceptance rule, on the covariates assign kept
+        assert ev.primary.details["randomization_redrawn"] == "the design's redraws"
+        assert ev.primary.ci_lower < delivered.true_itt < ev.primary.ci_upper
+        assert ev.decision == "promote" and not ev.srm.mismatch
+        assert ledger.spec.design_hash == design_spec(exp).design_hash
+        assert not any("differs from the stored one" in w for w in ev.warnings)
+    finally:
+        ws.close()

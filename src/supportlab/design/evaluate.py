@@ -358,48 +358,27 @@ def _estimate_row(arm: str, role: str, e: Estimate) -> dict[str, Any]:
 
 
 def read_assignments(ws: Workspace, exp: Experiment) -> tuple[DesignSpec, pd.DataFrame]:
-    """The stored design and the ledger of ``exp``: one row per assigned partner (index
-    ``partner_id``; columns ``arm``, ``stratum``, ``block``, ``probability``, ``phase``).
-
-    Uses :func:`supportlab.design.ledger.read_ledger` when that module is installed, else the
-    ``designs`` and ``assignments`` tables (the phase of ``design.phase`` if stored, else the
-    latest).
+    """The stored design and the ledger of ``exp`` (its latest phase): one row per assigned
+    partner (index ``partner_id``; ``arm``, ``stratum``, ``block``, ``probability``, ...),
+    read by :func:`supportlab.design.ledger.read_ledger` and checked against its design.
 
     Raises:
         WorkspaceError: the experiment has no assignment in this workspace.
         DataValidationError: a partner appears twice, or the ledger names arms the design
             does not.
     """
-    where = exp.path or exp.id
-    if not ws.has_table("assignments") or not int(ws.query(
-            "SELECT count(*) AS n FROM assignments WHERE experiment_id = ?",
-            [exp.id])["n"].iloc[0]):
-        raise WorkspaceError(f"experiment {exp.id} is not assigned (no rows in assignments)",
-                             where=where,
+    from supportlab.design.ledger import read_ledger
+
+    if not ws.has_table("designs") or not ws.has_table("assignments"):
+        raise WorkspaceError(f"experiment {exp.id} is not assigned (no ledger in the workspace)",
+                             where=str(ws.path),
                              fix=f"assign it first: supportlab assign {exp.path or 'EXPERIMENT.yaml'}")
-    try:
-        from supportlab.design.ledger import (  # type: ignore[import-not-found,unused-ignore]
-            read_ledger,
-        )
-    except ImportError:
-        read_ledger = None
-    if read_ledger is not None:
-        spec, frame = read_ledger(ws, exp.id)
-        frame = frame.set_index("partner_id") if "partner_id" in frame.columns else frame
-    else:
-        spec = design_spec(exp)
-        phase = None
-        if ws.has_table("designs"):
-            rows = ws.query("SELECT phase, spec FROM designs WHERE experiment_id = ? "
-                            "ORDER BY phase", [exp.id])
-            if len(rows):
-                mine = rows[rows["phase"] == exp.design.phase]
-                row = mine.iloc[-1] if len(mine) else rows.iloc[-1]
-                spec, phase = DesignSpec.from_json(str(row["spec"])), int(row["phase"])
-        sql = ("SELECT partner_id, arm, stratum, block, probability, phase FROM assignments "
-               "WHERE experiment_id = ?" + (" AND phase = ?" if phase is not None else ""))
-        frame = ws.query(sql, [exp.id] + ([phase] if phase is not None else []))
-        frame = frame.set_index("partner_id")
+    spec, frame = read_ledger(ws, exp.id)
+    if frame.empty:
+        raise WorkspaceError(f"experiment {exp.id} is not assigned (no rows in assignments)",
+                             where="assignments",
+                             fix=f"assign it first: supportlab assign {exp.path or 'EXPERIMENT.yaml'}")
+    frame = frame.copy()
     frame.index = frame.index.astype(str)
     frame.index.name = "partner_id"
     dup = frame.index[frame.index.duplicated()]
@@ -416,6 +395,45 @@ def read_assignments(ws: Workspace, exp: Experiment) -> tuple[DesignSpec, pd.Dat
             f"the design's: {', '.join(spec.arms)})", where="assignments",
             fix="the ledger and its design must agree; re-assign under a new experiment id")
     return spec, frame.sort_index()
+
+
+def _stored_inputs(ws: Workspace, spec: DesignSpec) -> pd.DataFrame:
+    """The randomization's inputs (strata values, covariates) that ``assign`` kept in
+    ``assignment_units``, by partner (empty when the ledger was written otherwise)."""
+    import json
+
+    if not ws.has_table("assignment_units"):
+        return pd.DataFrame()
+    rows = ws.query("SELECT partner_id, inputs FROM assignment_units WHERE experiment_id = ? "
+                    "AND phase = ? AND status = 'assigned'", [spec.experiment_id, spec.phase])
+    records = [json.loads(x) if isinstance(x, str) and x else {} for x in rows["inputs"]]
+    return pd.DataFrame.from_records(records, index=pd.Index(rows["partner_id"].astype(str),
+                                                             name="partner_id"))
+
+
+def _design_redraw(ws: Workspace, spec: DesignSpec, df: pd.DataFrame,
+                   notes: list[str]) -> Any:
+    """The design's own redraws over the ledger's rows (:func:`supportlab.design.randomize.
+    redraw`: the groups and arm counts of the ledger, a rerandomized design's acceptance
+    criterion on the covariates it was drawn with), or ``None`` when they cannot be made."""
+    from supportlab.design.randomize import covariate_column, redraw
+
+    units = df[["stratum", "block"]].copy()
+    if spec.method == "rerandomized":
+        stored = _stored_inputs(ws, spec)
+        for metric in (spec.rerandomize or {}).get("covariates", []):
+            col = covariate_column(metric)
+            have = stored[col].reindex(units.index) if col in stored.columns else None
+            if have is not None and have.notna().all():
+                units[col] = have.astype(float)
+            elif col in df.columns:
+                units[col] = df[col].astype(float)
+    try:
+        return redraw(units, spec)
+    except SupportlabError as exc:
+        notes.append(f"the design's redraws could not be made ({exc.what}): the randomization "
+                     "test permutes within the strata or blocks")
+        return None
 
 
 # -- timing -------------------------------------------------------------------------------------
@@ -643,13 +661,17 @@ def _clean_outcome(df: pd.DataFrame, col: str, warnings: list[str]) -> pd.DataFr
 
 def _estimate(df: pd.DataFrame, outcome: str, info: DesignInfo, arm: str, covs: list[str],
               level: float, warnings: list[str], *, permutations: int = 0,
-              seed: int | None = None) -> Estimate:
+              seed: int | None = None, redraw: Any = None) -> Estimate:
     sub = _clean_outcome(df, outcome, warnings)
     own = f"{outcome.rsplit('_', 1)[0]}_pre"
     extra = [c for c in covs if c == own and c not in info.covariates]
+    if len(sub) != len(df):
+        redraw = None  # the redraws are of every ledger row
+    if info.method == "rerandomized" and redraw is None:
+        permutations = 0  # a free permutation would draw assignments the rule rejected
     return analyze_design(sub, arm=_ARM, outcome=outcome, design=info, control=info.control,
                           treatment=arm, covariates=extra, permutations=permutations,
-                          seed=seed, confidence_level=level)
+                          redraw=redraw, seed=seed, confidence_level=level)
 
 
 def _guardrail(est: Estimate, metric: str, margin: float, alpha: float,
@@ -688,12 +710,12 @@ def _sequence(df: pd.DataFrame, metric: str, info: DesignInfo, arm: str, covs: l
 
 def _arm(df: pd.DataFrame, exp: Experiment, info: DesignInfo, arm: str, covs: list[str],
          stages: list[str], labels: list[str], timing: _Timing, seed: int, permutations: int,
-         warnings: list[str], notes: list[str]) -> ArmEvaluation:
+         redraw: Any, warnings: list[str], notes: list[str]) -> ArmEvaluation:
     level = 1 - exp.alpha
     primary_col = f"{exp.metrics.primary}_post"
     scratch: list[str] = []
     primary = _estimate(df, primary_col, info, arm, covs, level, warnings,
-                        permutations=permutations, seed=seed)
+                        permutations=permutations, seed=seed, redraw=redraw)
     secondary = tuple(_estimate(df, f"{m}_post", info, arm, covs, level, warnings)
                       for m in exp.metrics.secondary if m != exp.metrics.primary)
     guard_est = {g.metric: _estimate(df, f"{g.metric}_post", info, arm, covs, level, scratch)
@@ -894,8 +916,9 @@ def evaluate(ws: Workspace, exp: Experiment, *, as_of: dt.date | str | None = No
             f"the ledger of {exp.id} has no partner in "
             + ("the control arm" if present else "any treatment arm"), where="assignments",
             fix="an evaluation compares arms: re-assign under a new experiment id")
+    redraw = _design_redraw(ws, spec, df, notes) if permutations > 0 else None
     results = tuple(_arm(df, exp, info, a, covs, stages, labels, timing, spec.seed,
-                         permutations, warnings, notes) for a in present)
+                         permutations, redraw, warnings, notes) for a in present)
     head = _headline_arm(results)
     if len(results) > 1:
         notes.append(f"each of the {len(results)} arms is compared with control on its own; "
