@@ -38,6 +38,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -580,7 +581,7 @@ def _result(spec: DesignSpec, frame: pd.DataFrame, inputs: pd.DataFrame,
     o = spec.outcome
     arms = list(spec.arms)
     joined = frame.join(inputs.drop(columns=[c for c in inputs.columns if c in frame.columns]))
-    balance, warns, bnotes = _balance(joined, covs, arms)
+    balance, bwarns, bnotes = _balance(joined, covs, arms)
     n = len(frame)
     per_arm = {a: int((frame["arm"] == a).sum()) for a in arms}
     n_seg = int(o.get("n_in_segment", n))
@@ -613,7 +614,8 @@ def _result(spec: DesignSpec, frame: pd.DataFrame, inputs: pd.DataFrame,
         n_excluded=len(excluded), n_per_arm=per_arm, arm_shares=dict(spec.probabilities),
         capacity=cap, capacity_program=n_all // n if n else 0, seed=int(spec.seed),
         design_hash=design_hash, eligible_hash=elig_hash, counts=_counts(frame, arms),
-        balance=balance, excluded=ex, design=json.loads(spec.to_json()), warnings=tuple(warns),
+        balance=balance, excluded=ex, design=json.loads(spec.to_json()),
+        warnings=(*o.get("rollout_warnings", ()), *bwarns),
         notes=tuple(all_notes))
 
 
@@ -779,12 +781,16 @@ def assign(ws: Workspace, exp: Experiment, *, dry_run: bool = False,
     if exp.design.rollout:
         from supportlab.design.plan import rollout_holdout
 
-        h = float(rollout_holdout(ws, exp, len(inp.units), partners=list(inp.units.index),
-                                  engine=engine))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            h = float(rollout_holdout(ws, exp, len(inp.units), partners=list(inp.units.index),
+                                      engine=engine))
+        found["rollout_holdout"] = h
+        if caught:
+            found["rollout_warnings"] = [str(w.message) for w in caught]
         rest = (1 - h) / (len(spec.arms) - 1)
         spec = replace(spec, probabilities={a: (h if a == spec.control else round(rest, 12))
                                             for a in spec.arms})
-        found["rollout_holdout"] = h
     frame, outcome = randomize(inp.units, spec)
     small = outcome.pop("excluded")
     status = dict(inp.excluded)

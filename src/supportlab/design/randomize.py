@@ -35,7 +35,8 @@ units give the same assignment everywhere (``supportlab assign --verify`` checks
   without one accepted, a :class:`~supportlab.errors.ConfigError` says what to change.
 
 One draw consumes, for ``G`` groups and ``n`` units, ``G`` raw words (the remainders' points)
-then ``n`` (the units' sort keys): draw ``i`` is the same whatever the batch it is made in.
+then ``ceil(n / 2)`` (two 32-bit sort keys each; units rank by key, ties by position): draw
+``i`` is the same whatever the batch it is made in.
 
 Example:
     >>> import datetime as dt
