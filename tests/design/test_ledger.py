@@ -290,7 +290,7 @@ def test_a_start_inside_the_data_is_refused_unless_placebo(world):
 def test_a_placebo_after_the_data_and_a_start_far_beyond_it_are_refused(world):
     root, ws = world
     before = snapshot(ws)
-    with pytest.raises(ConfigError, match="placebo .* after the data"):
+    with pytest.raises(ConfigError, match=r"placebo .* after the data"):
         assign(ws, experiment(root, "aa2", start="2026-06-10", design=", placebo: true"))
     with pytest.raises(DataValidationError, match=f"within {MAX_PLANNED_DAYS} days"):
         assign(ws, experiment(root, "far", start="2026-12-01"))
@@ -331,7 +331,7 @@ def test_every_partner_taken_by_an_overlapping_experiment_is_a_clear_error(world
     root, ws = world
     assign(ws, experiment(root, "all-of-them"))
     before = snapshot(ws)
-    with pytest.raises(DataValidationError, match="every one of the .* is excluded: in running "
+    with pytest.raises(DataValidationError, match=r"every one of the .* is excluded: in running "
                                                   "experiment all-of-them"):
         assign(ws, experiment(root, "overlap", start="2026-07-01"))
     assert_unchanged(before, ws)
@@ -373,7 +373,7 @@ def test_a_rollout_excludes_treated_partners_and_sizes_its_holdout_by_power(worl
 def test_zero_eligible_partners_is_a_clear_error(world):
     root, ws = world
     before = snapshot(ws)
-    with pytest.raises(DataValidationError, match="no partner is eligible for none .*"
+    with pytest.raises(DataValidationError, match=r"no partner is eligible for none .*"
                                                   "nothing was written"):
         assign(ws, experiment(root, "none", rule="days_since_last_login >= 100000"))
     assert_unchanged(before, ws)
@@ -421,7 +421,7 @@ def test_unknown_strata_columns_and_metrics_are_refused(world):
 
 def test_read_ledger_of_an_unassigned_experiment_says_how_to_assign(world):
     _, ws = world
-    with pytest.raises(WorkspaceError, match="not assigned.*supportlab assign EXPERIMENT.yaml"):
+    with pytest.raises(WorkspaceError, match=r"not assigned.*supportlab assign EXPERIMENT\.yaml"):
         read_ledger(ws, "never")
 
 

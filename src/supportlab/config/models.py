@@ -539,6 +539,9 @@ class ExperimentFile(FileModel):
     tasks: TasksSection = Field(default_factory=lambda: TasksSection())
     report: ReportSection = Field(default_factory=lambda: ReportSection())
 
+    def problems(self) -> list[Problem]:
+        return [Problem(("design", *p.loc), p.what, p.fix) for p in self.design.problems()]
+
 
 # -- metrics and segments -------------------------------------------------------------------------
 
