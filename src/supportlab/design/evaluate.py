@@ -284,7 +284,6 @@ class Evaluation(ResultMixin):
     def to_dict(self) -> dict[str, Any]:
         """Every field as JSON-safe values, with ``experiment`` and ``package`` first."""
         d = super().to_dict()
-        d["secondary"] = [e.to_dict() for e in self.secondary]
         return {"experiment": self.experiment_id, "package": self.package,
                 "decision": self.decision, "reasons": list(self.reasons),
                 "primary": d.pop("primary"), "srm_p_value": json_safe(self.srm_p_value),
@@ -924,11 +923,9 @@ def evaluate(ws: Workspace, exp: Experiment, *, as_of: dt.date | str | None = No
         notes.append(f"each of the {len(results)} arms is compared with control on its own; "
                      f"the headline follows '{head.arm}'")
     balance = None
-    bal_covs = [c for c in dict.fromkeys([*covs, *(f"{c}_pre" for c in spec.covariates
-                                                    if f"{c}_pre" in covs)])]
-    if bal_covs:
+    if covs:
         try:
-            balance = balance_check(df, arm=_ARM, covariates=bal_covs, control=info.control,
+            balance = balance_check(df, arm=_ARM, covariates=covs, control=info.control,
                                     treatment=head.arm)
         except SupportlabError as exc:
             notes.append(f"no balance table ({exc.what})")
