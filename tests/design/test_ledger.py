@@ -438,3 +438,26 @@ def test_ledger_rows_without_their_design_are_refused(world):
 
 def test_the_eligible_hash_is_the_sorted_ids():
     assert eligible_hash(["b", "a"]) == hashlib.sha256(b"a\nb").hexdigest()
+
+
+def test_the_existence_check_inside_the_write_transaction_wins_a_race(world, monkeypatch):
+    """Another process wrote the assignment between this one's first look and its write."""
+    import supportlab.design.ledger as ledger
+
+    root, ws = world
+    exp = experiment(root, "race")
+    first = assign(ws, exp)
+    before = snapshot(ws)
+    real = ledger._design_rows
+    calls = []
+
+    def blind_first_look(con, experiment_id, phase=None):
+        calls.append(experiment_id)
+        return real(con, experiment_id, phase).iloc[0:0] if len(calls) == 1 else \
+            real(con, experiment_id, phase)
+
+    monkeypatch.setattr(ledger, "_design_rows", blind_first_look)
+    again = assign(ws, exp)
+    assert len(calls) == 2  # the first look saw nothing; the check in the transaction did
+    assert again.already and again.assigned_at == first.assigned_at
+    assert_unchanged(before, ws)
