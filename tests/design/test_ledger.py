@@ -448,15 +448,14 @@ def test_the_existence_check_inside_the_write_transaction_wins_a_race(world, mon
     exp = experiment(root, "race")
     first = assign(ws, exp)
     before = snapshot(ws)
-    real = ledger._design_rows
+    real = ledger._stored
     calls = []
 
-    def blind_first_look(con, experiment_id, phase=None):
+    def blind_first_look(ws_, con, experiment_id, phase):
         calls.append(experiment_id)
-        return real(con, experiment_id, phase).iloc[0:0] if len(calls) == 1 else \
-            real(con, experiment_id, phase)
+        return None if len(calls) == 1 else real(ws_, con, experiment_id, phase)
 
-    monkeypatch.setattr(ledger, "_design_rows", blind_first_look)
+    monkeypatch.setattr(ledger, "_stored", blind_first_look)
     again = assign(ws, exp)
     assert len(calls) == 2  # the first look saw nothing; the check in the transaction did
     assert again.already and again.assigned_at == first.assigned_at

@@ -735,6 +735,26 @@ def _write(con: duckdb.DuckDBPyConnection, spec: DesignSpec, rows: pd.DataFrame,
         "end_date": spec.end, "assigned_at": at}]))
 
 
+def _stored(ws: Workspace, con: duckdb.DuckDBPyConnection, experiment_id: str, phase: int
+            ) -> pd.Series | None:
+    """The ``designs`` row of an assigned phase, ``None`` when it is not assigned.
+
+    Raises:
+        WorkspaceError: ``assignments`` holds rows of the phase without their design.
+    """
+    rows = _design_rows(con, experiment_id, phase)
+    if not rows.empty:
+        return rows.iloc[0]
+    if "assignments" in _tables(con) and con.execute(
+            "SELECT count(*) FROM assignments WHERE experiment_id = ? AND coalesce(phase, 1) = ?",
+            [experiment_id, phase]).fetchall()[0][0]:
+        raise WorkspaceError(f"assignments holds rows of {experiment_id} phase {phase} without "
+                             "their design (designs table): the ledger was not written by "
+                             "supportlab assign", where=str(ws.path),
+                             fix=f"assign under a new experiment id or design.phase: {phase + 1}")
+    return None
+
+
 def assign(ws: Workspace, exp: Experiment, *, dry_run: bool = False,
            as_of: dt.date | str | None = None, engine: Engine | None = None) -> Assignment:
     """Randomize the eligible partners of ``exp`` and store the immutable ledger.
@@ -763,17 +783,9 @@ def assign(ws: Workspace, exp: Experiment, *, dry_run: bool = False,
     spec = inp.spec
     elig = eligible_hash(inp.eligible)
     with ws.connection() as con:
-        stored = _design_rows(con, exp.id, spec.phase)
-        if not stored.empty:
-            return _check_stored(ws, con, inp, spec, stored.iloc[0])
-        if "assignments" in _tables(con) and con.execute(
-                "SELECT count(*) FROM assignments WHERE experiment_id = ? AND "
-                "coalesce(phase, 1) = ?", [exp.id, int(spec.phase)]).fetchall()[0][0]:
-            raise WorkspaceError(f"assignments holds rows of {exp.id} phase {spec.phase} without "
-                                 "their design (designs table): the ledger was not written by "
-                                 "supportlab assign", where=str(ws.path),
-                                 fix=f"assign under a new experiment id or design.phase: "
-                                     f"{spec.phase + 1}")
+        stored = _stored(ws, con, exp.id, int(spec.phase))
+        if stored is not None:
+            return _check_stored(ws, con, inp, spec, stored)
     found: dict[str, Any] = {"as_of": inp.as_of.isoformat(), "as_of_source": inp.as_of_source,
                              "last_data_day": inp.last_day.isoformat(),
                              "n_eligible": len(inp.eligible), "n_partners": inp.n_partners,
@@ -810,9 +822,9 @@ def assign(ws: Workspace, exp: Experiment, *, dry_run: bool = False,
     units = _unit_rows(spec, inp.inputs, status)
     with ws.transaction() as con:
         # the authoritative check: inside the one write transaction
-        stored = _design_rows(con, exp.id, spec.phase)
-        if not stored.empty:
-            return _check_stored(ws, con, inp, design_spec(exp), stored.iloc[0])
+        stored = _stored(ws, con, exp.id, int(spec.phase))
+        if stored is not None:
+            return _check_stored(ws, con, inp, design_spec(exp), stored)
         _write(con, spec, rows, units, elig, at)
     return _result(spec, frame, inp.inputs, excluded, inp.covariates, already=False,
                    dry_run=False, assigned_at=_stamp(at, ws.config.timezone),
