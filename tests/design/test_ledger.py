@@ -221,6 +221,7 @@ def test_a_new_phase_re_assigns_and_keeps_the_old_one(world):
     assert first.n_assigned == len(l1) == len(l2)
     assert verify(ws, "phased", phase=1).equal and verify(ws, "phased", phase=2).equal
     assert ws.count("designs") == 2
+    assert ws.validate(["assignments"]).ok  # one row per partner and phase
 
 
 def test_a_dry_run_writes_nothing(world):

@@ -224,7 +224,7 @@ class Assignments(_Base):
     phase: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=1)
 
     class Config:
-        unique = ["experiment_id", "partner_id"]
+        unique = ["experiment_id", "partner_id", "phase"]  # a new phase re-assigns
 
 
 class Tasks(_Base):
