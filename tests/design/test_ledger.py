@@ -461,3 +461,23 @@ def test_the_existence_check_inside_the_write_transaction_wins_a_race(world, mon
     assert len(calls) == 2  # the first look saw nothing; the check in the transaction did
     assert again.already and again.assigned_at == first.assigned_at
     assert_unchanged(before, ws)
+
+
+def test_data_arriving_after_assignment_changes_nothing(world):
+    """After delivery the logs run past the start (and past a planned start's as-of day): a
+    re-run returns the stored assignment instead of refusing the start or the eligibility."""
+    import datetime as dt
+
+    from supportlab.design.simulated import continue_simulated_world
+
+    root, ws = world
+    now = experiment(root, "now")
+    planned = experiment(root, "planned", start="2026-06-20", package="other-kit@1")
+    a, b = assign(ws, now), assign(ws, planned)
+    assert b.as_of_source == "day after the data"
+    continue_simulated_world(ws, dt.date(2026, 7, 10))
+    assert assign(ws, now).already and assign(ws, planned).already
+    with pytest.raises(ConfigError, match="randomization happens before outcomes"):
+        assign(ws, experiment(root, "too-late", start="2026-06-20"))
+    assert verify(ws, "now").equal and verify(ws, "planned").equal
+    assert a.n_assigned == len(read_ledger(ws, "now")[1])

@@ -468,7 +468,9 @@ def _exclusions(ws: Workspace, exp: Experiment, spec: DesignSpec, ids: list[str]
 
 
 def _inputs(ws: Workspace, exp: Experiment, as_of: dt.date | str | None,
-            engine: Engine | None) -> _Inputs:
+            engine: Engine | None, *, stored_source: str | None = None) -> _Inputs:
+    """Eligibility, covariates and exclusions; with ``stored_source`` (an assigned phase
+    re-checked) eligibility is measured as of the stored day, whatever the data since."""
     from supportlab.data.engine import connect
     from supportlab.features.metrics import compute_metrics, last_data_day
     from supportlab.features.score import score_config
@@ -480,7 +482,11 @@ def _inputs(ws: Workspace, exp: Experiment, as_of: dt.date | str | None,
         raise DataValidationError("the workspace has no events: eligibility is measured on them",
                                   where="events",
                                   fix="ingest PRM events first (supportlab ingest events FILE)")
-    day, source = _check_dates(exp, last, None if as_of is None else pd.Timestamp(as_of).date())
+    if stored_source is None:
+        day, source = _check_dates(exp, last, None if as_of is None
+                                   else pd.Timestamp(as_of).date())
+    else:
+        day, source = pd.Timestamp(as_of or exp.design.start).date(), stored_source
     catalogue, segments = _catalogue(ws)
     score = score_config(ws)
     tl = select_targets(eng, exp, as_of=day, catalogue=catalogue, score_config=score,
@@ -505,7 +511,7 @@ def _inputs(ws: Workspace, exp: Experiment, as_of: dt.date | str | None,
     cov = cov.reindex(pd.Index(ids, name="partner_id"))[cols].astype(np.float64)
     inputs = strata.join(cov)
     inputs.index = pd.Index(ids, name="partner_id")
-    excluded, notes = _exclusions(ws, exp, spec, ids)
+    excluded, notes = ({}, []) if stored_source is not None else _exclusions(ws, exp, spec, ids)
     units = inputs.drop(index=list(excluded))
     if units.empty:
         reasons = sorted({r for _, r in excluded.values()})
@@ -779,13 +785,18 @@ def assign(ws: Workspace, exp: Experiment, *, dry_run: bool = False,
             ``error``, a start too far after the data.
         WorkspaceError: ledger rows without their design.
     """
+    with ws.connection() as con:
+        stored = _stored(ws, con, exp.id, int(exp.design.phase))
+    if stored is not None:
+        # re-checked as of the day it was measured: data that arrived since change nothing
+        was = DesignSpec.from_json(str(stored["spec"])).outcome
+        inp = _inputs(ws, exp, was.get("as_of"), engine,
+                      stored_source=str(was.get("as_of_source", "start")))
+        with ws.connection() as con:
+            return _check_stored(ws, con, inp, inp.spec, stored)
     inp = _inputs(ws, exp, as_of, engine)
     spec = inp.spec
     elig = eligible_hash(inp.eligible)
-    with ws.connection() as con:
-        stored = _stored(ws, con, exp.id, int(spec.phase))
-        if stored is not None:
-            return _check_stored(ws, con, inp, spec, stored)
     found: dict[str, Any] = {"as_of": inp.as_of.isoformat(), "as_of_source": inp.as_of_source,
                              "last_data_day": inp.last_day.isoformat(),
                              "n_eligible": len(inp.eligible), "n_partners": inp.n_partners,
