@@ -142,12 +142,21 @@ def test_counts_balance_and_capacity_are_reported(shared):
     assert row["smd"] == pytest.approx(smd)
     big = result.balance[result.balance["smd"].abs() > 0.1]
     assert len([w for w in result.warnings if "poor balance" in w]) == len(big)
-    assert result.capacity == 415 // len(ledger) and result.capacity_program == 600 // len(ledger)
+    assert result.capacity == 1 and result.capacity_program == 600 // len(ledger)
+    assert result.capacity_segment == 415 // len(ledger)
     assert any("can host" in n for n in result.notes)
     js = json.loads(result.to_json())
     assert js["n_assigned"] == len(ledger) and js["design"]["seed"] == 11
     assert "partners by stratum and arm" in result.to_string()
     assert "割付" in result.to_string("ja")
+
+
+def test_capacity_counts_the_eligible_partners_before_the_cap(world):
+    root, ws = world
+    r = assign(ws, experiment(root, "capped", design=", max_partners: 100"), dry_run=True)
+    assert r.n_assigned == 100 and r.capacity == 415 // 100 == 4
+    assert "the 415 eligible partners can host 4 experiment(s) of 100 partners" in \
+        " ".join(r.notes)
 
 
 def test_assigning_again_returns_the_stored_assignment_and_writes_nothing(shared):

@@ -101,8 +101,10 @@ class Assignment(ResultMixin):
         assigned_at: when the ledger was written (``None`` for a dry run).
         n_eligible / n_assigned / n_excluded: partners eligible, randomized and left out.
         n_per_arm: partners per arm; ``arm_shares`` the design's probabilities.
-        capacity: experiments of this size the package segment can host at once
-            (``n_in_segment // n_assigned``); ``capacity_program`` the same for all partners.
+        capacity: experiments of this size the eligible partners can host at once
+            (partners the rule makes eligible, before ``max_partners`` and exclusions, //
+            ``n_assigned``); ``capacity_segment`` and ``capacity_program`` the same for the
+            package segment and for all partners.
         counts: partners per stratum and arm.
         balance: standardized mean differences of the pre-period covariates, each arm
             against control.
@@ -120,7 +122,8 @@ class Assignment(ResultMixin):
                "dry_run": "dry run", "assigned_at": "assigned at",
                "n_eligible": "eligible partners", "n_assigned": "assigned partners",
                "n_excluded": "excluded partners", "n_per_arm": "partners per arm",
-               "capacity": "experiments of this size at once (segment)",
+               "capacity": "experiments of this size at once (eligible)",
+               "capacity_segment": "experiments of this size at once (segment)",
                "capacity_program": "experiments of this size at once (program)",
                "counts": "partners by stratum and arm", "balance": "balance (pre-period)",
                "excluded": "excluded partners", "start": "start", "end": "end",
@@ -130,7 +133,8 @@ class Assignment(ResultMixin):
                "dry_run": "試行（書き込みなし）", "assigned_at": "割付日時", "start": "開始日",
                "end": "終了日", "n_eligible": "対象パートナー数", "n_assigned": "割付数",
                "n_excluded": "除外数", "n_per_arm": "群ごとの数",
-               "capacity": "同時に実施できる実験数（セグメント）",
+               "capacity": "同時に実施できる実験数（対象）",
+               "capacity_segment": "同時に実施できる実験数（セグメント）",
                "capacity_program": "同時に実施できる実験数（全体）",
                "counts": "層と群ごとの数", "balance": "事前期間のバランス",
                "excluded": "除外したパートナー", "seed": "乱数シード", "mean_arm": "平均（群）"},
@@ -154,6 +158,7 @@ class Assignment(ResultMixin):
     n_per_arm: Mapping[str, int]
     arm_shares: Mapping[str, float]
     capacity: int
+    capacity_segment: int
     capacity_program: int
     seed: int
     design_hash: str
@@ -315,6 +320,7 @@ class _Inputs:
     excluded: dict[str, tuple[str, str]]  # partner -> (status, reason), before randomization
     n_partners: int
     n_in_segment: int
+    n_rule_eligible: int
     covariates: list[str]             # the balance table's columns
     notes: list[str]
 
@@ -528,7 +534,7 @@ def _inputs(ws: Workspace, exp: Experiment, as_of: dt.date | str | None,
     elif source == "given":
         notes.append(f"eligibility and the pre-period measured as of {day} (given)")
     return _Inputs(exp, spec, day, source, last, ids, units, inputs, excluded, tl.n_partners,
-                   tl.n_in_segment, [covariate_column(n) for n in spec.covariates
+                   tl.n_in_segment, tl.n_eligible, [covariate_column(n) for n in spec.covariates
                                      if n in catalogue], notes)
 
 
@@ -606,9 +612,11 @@ def _result(spec: DesignSpec, frame: pd.DataFrame, inputs: pd.DataFrame,
                          f"{o['distance']:.4g} <= {o['threshold']:.4g})")
     if o.get("rollout_holdout") is not None:
         all_notes.append(f"roll-out: holdout of {o['rollout_holdout']:.1%} sized by power")
-    cap = n_seg // n if n else 0
-    all_notes.append(f"the {n_seg:,} partners of the package segment ({n_all:,} in the program) "
-                     f"can host {cap:,} experiment(s) of {n:,} partners at once")
+    n_rule = int(o.get("n_rule_eligible", o.get("n_eligible", n)))
+    cap, cap_seg, cap_all = ((k // n if n else 0) for k in (n_rule, n_seg, n_all))
+    all_notes.append(f"capacity: the {n_rule:,} eligible partners can host {cap:,} "
+                     f"experiment(s) of {n:,} partners at once (the package segment's "
+                     f"{n_seg:,}: {cap_seg:,}; the program's {n_all:,}: {cap_all:,})")
     all_notes += bnotes
     return Assignment(
         experiment=spec.experiment_id, package=f"{spec.package_id}@{spec.version}",
@@ -618,7 +626,7 @@ def _result(spec: DesignSpec, frame: pd.DataFrame, inputs: pd.DataFrame,
         already=already, dry_run=dry_run, assigned_at=assigned_at,
         n_eligible=int(o.get("n_eligible", n + len(excluded))), n_assigned=n,
         n_excluded=len(excluded), n_per_arm=per_arm, arm_shares=dict(spec.probabilities),
-        capacity=cap, capacity_program=n_all // n if n else 0, seed=int(spec.seed),
+        capacity=cap, capacity_segment=cap_seg, capacity_program=cap_all, seed=int(spec.seed),
         design_hash=design_hash, eligible_hash=elig_hash, counts=_counts(frame, arms),
         balance=balance, excluded=ex, design=json.loads(spec.to_json()),
         warnings=(*o.get("rollout_warnings", ()), *bwarns),
@@ -800,7 +808,8 @@ def assign(ws: Workspace, exp: Experiment, *, dry_run: bool = False,
     found: dict[str, Any] = {"as_of": inp.as_of.isoformat(), "as_of_source": inp.as_of_source,
                              "last_data_day": inp.last_day.isoformat(),
                              "n_eligible": len(inp.eligible), "n_partners": inp.n_partners,
-                             "n_in_segment": inp.n_in_segment}
+                             "n_in_segment": inp.n_in_segment,
+                             "n_rule_eligible": inp.n_rule_eligible}
     if exp.design.rollout:
         from supportlab.design.plan import rollout_holdout
 
