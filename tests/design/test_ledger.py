@@ -490,3 +490,14 @@ def test_data_arriving_after_assignment_changes_nothing(world):
         assign(ws, experiment(root, "too-late", start="2026-06-20"))
     assert verify(ws, "now").equal and verify(ws, "planned").equal
     assert a.n_assigned == len(read_ledger(ws, "now")[1])
+
+
+def test_a_multi_arm_experiment_gets_its_shares_and_a_balance_row_per_arm(world):
+    root, ws = world
+    r = assign(ws, experiment(root, "three", design=", arms: [control, video, webinar]"))
+    spec, led = read_ledger(ws, "three")
+    assert spec.arms == ("control", "video", "webinar")
+    assert set(r.n_per_arm) == set(spec.arms) and sum(r.n_per_arm.values()) == len(led)
+    assert abs(r.n_per_arm["control"] - len(led) / 2) <= 4  # 50% control, 25% each other
+    assert set(r.balance["arm"]) == {"video", "webinar"}
+    assert (led["probability"] == led["arm"].map(spec.probabilities)).all()

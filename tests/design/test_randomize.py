@@ -305,3 +305,19 @@ def test_selection_sorting_and_the_window_fallback_give_the_same_draws(monkeypat
         draws[name] = redraw(u, spec)(np.random.default_rng(11))[:50]
     assert (draws["select"] == draws["sort"]).all()
     assert (draws["select"] == draws["fallback"]).all()
+
+
+def test_a_multi_arm_rerandomization_bounds_every_arm_against_control():
+    u = units(450)
+    spec = rerandomized(0.3, arms=("control", "a", "b"), control_share=0.4)
+    frame, out = randomize(u, spec)
+    X = u.loc[frame.index, ["deals_registered_pre", "portal_logins_pre"]].to_numpy()
+    c = (frame["arm"] == "control").to_numpy()
+    S = np.cov(X, rowvar=False)
+    worst = 0.0
+    for arm in ("a", "b"):
+        t = (frame["arm"] == arm).to_numpy()
+        d = X[t].mean(axis=0) - X[c].mean(axis=0)
+        worst = max(worst, float(d @ np.linalg.solve(S * (1 / t.sum() + 1 / c.sum()), d)))
+    assert out["distance"] == pytest.approx(worst, rel=1e-9) and worst <= out["threshold"]
+    assert set(frame["arm"]) == {"control", "a", "b"}
