@@ -224,7 +224,7 @@ def _order_stat(k: np.ndarray, b: np.ndarray, base: int) -> tuple[np.ndarray, np
     under = k < lo
     below = np.count_nonzero(under, axis=1)
     window = k <= hi
-    window &= ~under
+    window ^= under  # under implies k <= hi: this is window & ~under
     counts = np.count_nonzero(window, axis=1)
     need = b - below
     ok = live & (need >= 0) & (need < counts)
