@@ -278,7 +278,7 @@ def read_ledger(ws: Workspace, experiment_id: str, phase: int | None = None
         spec = DesignSpec.from_json(str(row["spec"]))
         frame = con.execute(
             "SELECT partner_id, arm, stratum, block, probability, assigned_at, seed, phase "
-            "FROM assignments WHERE experiment_id = ? AND (phase = ? OR phase IS NULL) "
+            "FROM assignments WHERE experiment_id = ? AND coalesce(phase, 1) = ? "
             "ORDER BY partner_id", [experiment_id, int(row["phase"])]).df()
     frame["partner_id"] = frame["partner_id"].astype(str)
     return spec, frame.set_index("partner_id")
