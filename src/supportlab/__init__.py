@@ -24,15 +24,22 @@ __version__ = "0.1.0"
 # Names are imported on first use, so that `supportlab --help` and small scripts start fast;
 # `from supportlab import analyze` and `sl.analyze` work as usual.
 _EXPORTS: dict[str, str] = {
+    "Assignment": "supportlab.design.ledger",
     "BalanceCheck": "supportlab.stats.checks",
     "ColumnMapping": "supportlab.data.ingestion",
     "ComplierEstimate": "supportlab.stats.complier",
     "ConfigError": "supportlab.errors",
     "ConfigFileError": "supportlab.config.problems",
+    "Credits": "supportlab.design.registry",
     "DataValidationError": "supportlab.errors",
     "Decision": "supportlab.stats.decision",
+    "DecisionRecord": "supportlab.design.registry",
+    "DeliveryResult": "supportlab.design.simulated",
+    "DesignInfo": "supportlab.stats.designs",
+    "DesignSpec": "supportlab.design.spec",
     "Engine": "supportlab.data.engine",
     "Estimate": "supportlab.stats.estimation",
+    "Evaluation": "supportlab.design.evaluate",
     "Experiment": "supportlab.config.experiment",
     "GuardrailCheck": "supportlab.stats.checks",
     "IngestSummary": "supportlab.data.ingestion",
@@ -40,20 +47,26 @@ _EXPORTS: dict[str, str] = {
     "METHODS": "supportlab.stats.estimation",
     "Metric": "supportlab.features.metrics",
     "Package": "supportlab.config.experiment",
+    "Plan": "supportlab.design.plan",
+    "Registry": "supportlab.design.registry",
     "Rule": "supportlab.features.rules",
     "RuleError": "supportlab.features.rules",
     "SRMCheck": "supportlab.stats.checks",
     "ScoreConfig": "supportlab.features.score",
     "SegmentEffects": "supportlab.stats.segments",
+    "StatusUpdate": "supportlab.design.tasks",
     "SupportlabError": "supportlab.errors",
     "TABLES": "supportlab.data.schemas",
     "TargetList": "supportlab.features.targeting",
+    "TaskList": "supportlab.design.tasks",
     "ValidationReport": "supportlab.data.schemas",
     "Window": "supportlab.features.metrics",
     "Workspace": "supportlab.data.workspace",
     "WorkspaceConfig": "supportlab.config.workspace",
     "WorkspaceError": "supportlab.errors",
     "analyze": "supportlab.stats.estimation",
+    "analyze_design": "supportlab.stats.designs",
+    "assign": "supportlab.design.ledger",
     "balance_check": "supportlab.stats.checks",
     "builtin_metrics": "supportlab.features.metrics",
     "check_experiment": "supportlab.config.checks",
@@ -61,8 +74,11 @@ _EXPORTS: dict[str, str] = {
     "compute_metrics": "supportlab.features.metrics",
     "confidence_sequence": "supportlab.stats.sequential",
     "connect": "supportlab.data.engine",
+    "credits": "supportlab.design.registry",
     "decide": "supportlab.stats.decision",
+    "design_spec": "supportlab.design.spec",
     "effect_by_consumption": "supportlab.stats.decision",
+    "evaluate": "supportlab.design.evaluate",
     "experiment_windows": "supportlab.features.metrics",
     "guardrail_check": "supportlab.stats.checks",
     "in_segment": "supportlab.features.segments",
@@ -70,27 +86,37 @@ _EXPORTS: dict[str, str] = {
     "ingest": "supportlab.data.ingestion",
     "init_workspace": "supportlab.config.workspace",
     "load_config": "supportlab.config.workspace",
-    "load_file": "supportlab.config.loader",
     "load_experiment": "supportlab.config.experiment",
+    "load_file": "supportlab.config.loader",
     "load_mapping": "supportlab.data.ingestion",
     "load_metrics": "supportlab.features.metrics",
     "load_package": "supportlab.config.experiment",
+    "make_tasks": "supportlab.design.tasks",
     "mde": "supportlab.stats.power",
+    "packages": "supportlab.design.registry",
     "parse_rule": "supportlab.features.rules",
     "partner_attributes": "supportlab.features.segments",
     "partner_features": "supportlab.features.targeting",
+    "plan": "supportlab.design.plan",
     "power_at": "supportlab.stats.power",
+    "randomize": "supportlab.design.randomize",
     "ratio_effect": "supportlab.stats.estimation",
+    "read_ledger": "supportlab.design.ledger",
+    "record_decision": "supportlab.design.registry",
+    "rollout_holdout": "supportlab.design.plan",
     "sample_size": "supportlab.stats.power",
     "segment_effects": "supportlab.stats.segments",
     "select_targets": "supportlab.features.targeting",
     "sequential_looks": "supportlab.stats.sequential",
+    "simulate_experiment_delivery": "supportlab.design.simulated",
     "srm_check": "supportlab.stats.checks",
     "step_funnel": "supportlab.stats.decision",
     "support_score": "supportlab.features.score",
+    "update_task_status": "supportlab.design.tasks",
     "uplift_ranking": "supportlab.stats.segments",
     "validate_frame": "supportlab.data.schemas",
     "window_asof": "supportlab.features.metrics",
+    "write_tasks": "supportlab.design.tasks",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -120,6 +146,27 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from supportlab.data.ingestion import ColumnMapping, IngestSummary, ingest, load_mapping  # noqa: F401
     from supportlab.data.schemas import TABLES, ValidationReport, validate_frame  # noqa: F401
     from supportlab.data.workspace import Workspace  # noqa: F401
+    from supportlab.design.evaluate import Evaluation, evaluate  # noqa: F401
+    from supportlab.design.ledger import Assignment, assign, read_ledger  # noqa: F401
+    from supportlab.design.plan import Plan, plan, rollout_holdout  # noqa: F401
+    from supportlab.design.randomize import randomize  # noqa: F401
+    from supportlab.design.registry import (  # noqa: F401
+        Credits,
+        DecisionRecord,
+        Registry,
+        credits,
+        packages,
+        record_decision,
+    )
+    from supportlab.design.simulated import DeliveryResult, simulate_experiment_delivery  # noqa: F401
+    from supportlab.design.spec import DesignSpec, design_spec  # noqa: F401
+    from supportlab.design.tasks import (  # noqa: F401
+        StatusUpdate,
+        TaskList,
+        make_tasks,
+        update_task_status,
+        write_tasks,
+    )
     from supportlab.errors import (  # noqa: F401
         ConfigError,
         DataValidationError,
@@ -150,6 +197,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     )
     from supportlab.stats.complier import ComplierEstimate, complier_effect  # noqa: F401
     from supportlab.stats.decision import Decision, decide, effect_by_consumption, step_funnel  # noqa: F401
+    from supportlab.stats.designs import DesignInfo, analyze_design  # noqa: F401
     from supportlab.stats.estimation import METHODS, Estimate, analyze, ratio_effect  # noqa: F401
     from supportlab.stats.power import mde, power_at, sample_size  # noqa: F401
     from supportlab.stats.segments import SegmentEffects, segment_effects, uplift_ranking  # noqa: F401
