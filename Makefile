@@ -18,7 +18,7 @@ help:
 	@echo "make test   - run the test suite"
 	@echo "make lint   - ruff, the layer contract (import-linter) and the type checker (mypy)"
 	@echo "make bench  - run the benchmarks (minutes; figures on stdout)"
-	@echo "make validate - the estimators' false-positive rates and coverage by simulation (minutes)"
+	@echo "make validate - the estimators' and the designs' false-positive rates and coverage by simulation (minutes)"
 	@echo "make lock   - re-pin requirements.lock after a change to pyproject.toml's dependencies"
 
 # pip runs with its output in $(LOG); a failure prints the log's tail and the log's path.
@@ -60,6 +60,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_simulate.py
 	$(BIN)/python benchmarks/bench_metrics.py --events 10000000 --spark
 	$(BIN)/python benchmarks/bench_estimation.py
+	$(BIN)/python benchmarks/bench_assign.py
+	$(BIN)/python benchmarks/bench_evaluate.py
 
 # Every benchmark at a tiny size (seconds): what tests/benchmarks runs.
 bench-tiny: $(STAMP)
@@ -67,9 +69,12 @@ bench-tiny: $(STAMP)
 	$(BIN)/python benchmarks/bench_simulate.py --tiny
 	$(BIN)/python benchmarks/bench_metrics.py --tiny
 	$(BIN)/python benchmarks/bench_estimation.py --tiny
+	$(BIN)/python benchmarks/bench_assign.py --tiny
+	$(BIN)/python benchmarks/bench_evaluate.py --tiny
 
 validate: $(STAMP)
 	$(BIN)/python validation/validate_estimators.py --sims 4000 --bootstrap-variants --extended
+	$(BIN)/python validation/validate_designs.py
 
 # Resolve pyproject.toml's dependencies (with every extra) afresh in a scratch environment and pin them.
 lock:

@@ -358,18 +358,22 @@ class PackageFile(FileModel):
 # -- experiments ----------------------------------------------------------------------------------
 
 
-def _choice(values: Sequence[str], plural: str, description: str) -> Any:
-    return Annotated[str, Strict(), Field(description=description),
-                     BeforeValidator(lambda v: _one_of(values, plural)(v)
-                                     if isinstance(v, str) else v),
-                     _choice_schema(values)]
+def _in(values: Sequence[str], plural: str) -> Callable[[Any], Any]:
+    return lambda v: _one_of(values, plural)(v) if isinstance(v, str) else v
 
 
-DesignMethod = _choice(DESIGN_METHODS, "methods", "stratified, blocked or rerandomized")
-SmallStrata = _choice(SMALL_STRATA_POLICIES, "policies", "pool, exclude or error")
-Contamination = _choice(CONTAMINATION_POLICIES, "policies", "same_package or any_package")
-WeekendRule = _choice(WEEKEND_RULES, "rules", "previous_friday, next_monday or keep")
-Share = Annotated[float, Strict(), Field(gt=0, lt=1)]
+DesignMethod = Annotated[str, Strict(), Field(description="stratified, blocked or rerandomized"),
+                         BeforeValidator(_in(DESIGN_METHODS, "methods")),
+                         _choice_schema(DESIGN_METHODS)]
+SmallStrata = Annotated[str, Strict(), Field(description="pool, exclude or error"),
+                        BeforeValidator(_in(SMALL_STRATA_POLICIES, "policies")),
+                        _choice_schema(SMALL_STRATA_POLICIES)]
+Contamination = Annotated[str, Strict(), Field(description="same_package or any_package"),
+                          BeforeValidator(_in(CONTAMINATION_POLICIES, "policies")),
+                          _choice_schema(CONTAMINATION_POLICIES)]
+WeekendRule = Annotated[str, Strict(), Field(description="previous_friday, next_monday or keep"),
+                        BeforeValidator(_in(WEEKEND_RULES, "rules")),
+                        _choice_schema(WEEKEND_RULES)]
 
 
 class RerandomizeSection(FileModel):

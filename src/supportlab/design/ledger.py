@@ -852,7 +852,7 @@ def assign(ws: Workspace, exp: Experiment, *, dry_run: bool = False,
 
 
 def _stamp(at: pd.Timestamp, tz: str) -> str:
-    return at.tz_convert(tz).floor("s").isoformat()
+    return str(at.tz_convert(tz).floor("s").isoformat())
 
 
 def _now() -> pd.Timestamp:

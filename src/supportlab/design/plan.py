@@ -341,8 +341,9 @@ def r_squared(y: np.ndarray, x: np.ndarray | None, strata: Sequence[Any] | None
 
 
 def _numeric(s: pd.Series) -> np.ndarray:
-    return pd.to_numeric(s.astype("object").where(s.notna(), np.nan),
-                         errors="coerce").to_numpy(dtype=float)
+    values: np.ndarray = pd.to_numeric(s.astype("object").where(s.notna(), np.nan),
+                                       errors="coerce").to_numpy(dtype=float)
+    return values
 
 
 def _spread(y: np.ndarray, x: np.ndarray | None, strata: Sequence[Any] | None) -> _Spread:
@@ -371,7 +372,8 @@ def _first_day(engine: Engine, metric: Metric, catalogue: Mapping[str, Metric]) 
     ts = pd.Timestamp(first)
     if ts.tzinfo is not None:
         ts = ts.tz_convert(engine.timezone)
-    return ts.date()
+    day: dt.date = ts.date()
+    return day
 
 
 def _context(ws: Workspace, exp: Experiment, engine: Engine | None) -> _Context:

@@ -187,7 +187,8 @@ def _layout(groups: np.ndarray, probs: np.ndarray) -> _Layout:
 def _counts(lay: _Layout, u: np.ndarray) -> np.ndarray:
     """(m, G, A) units per arm and group, from the remainders' uniform points ``u`` (m, G)."""
     points = np.maximum(np.ceil(lay.cum_frac[None, :, :] - u[:, :, None]), 0.0)
-    return lay.base[None, :, :] + np.diff(points, axis=2).astype(np.int64)
+    counts: np.ndarray = lay.base[None, :, :] + np.diff(points, axis=2).astype(np.int64)
+    return counts
 
 
 def _keys(words: np.ndarray, n: int) -> np.ndarray:

@@ -381,7 +381,7 @@ def record_decision(ws: Workspace, evaluation: Any = None, *,
                            getattr(evaluation, "version", None)),
                           ("experiment file", exp_obj.package.id if exp_obj else None,
                            exp_obj.package.version if exp_obj else None)):
-        if pid is not None and (str(pid), int(ver)) != (package_id, version):
+        if pid is not None and (str(pid), int(ver or 0)) != (package_id, version):
             raise ConfigError(f"the {src} names package {pid}@{ver}, but experiment '{eid}' "
                               f"delivered {package_id}@{version}", where=f"experiment {eid}",
                               fix="a new package version is a new experiment: decide on the "
@@ -750,16 +750,16 @@ def packages(ws: Workspace, packages_dir: str | Path | Sequence[str | Path], *,
     for e in exps.values():
         if _usable(e):
             on_metric.setdefault(e["metric"] or "(no metric)", []).append(e)
-    for metric, group in on_metric.items():
+    for metric_name, group in on_metric.items():
         pool = empirical_bayes([e["effect"] for e in group], [e["std_error"] for e in group])
-        means[metric] = pool
+        means[metric_name] = pool
         for e, sh, sse in zip(group, pool.shrunk, pool.shrunk_se, strict=True):
             e.update(shrunk_effect=sh, shrunk_std_error=sse, shrunk_ci_lower=sh - _Z95 * sse,
                      shrunk_ci_upper=sh + _Z95 * sse)
         if pool.k < 3:
-            notes.append((f"{metric}: {pool.k} experiment(s) in the registry; shrinkage needs "
+            notes.append((f"{metric_name}: {pool.k} experiment(s) in the registry; shrinkage needs "
                           "about three or more to say much",
-                          f"{metric}: 台帳の実験は {pool.k} 件。縮小推定が意味を持つには 3 件以上が"
+                          f"{metric_name}: 台帳の実験は {pool.k} 件。縮小推定が意味を持つには 3 件以上が"
                           "目安です"))
 
     rows = []

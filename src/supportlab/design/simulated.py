@@ -265,9 +265,9 @@ def _ledger(ws: Workspace, con: duckdb.DuckDBPyConnection, exp: Experiment
             ) -> tuple[DesignSpec, pd.DataFrame]:
     """The stored design and the assigned partners (``partner_id``, ``arm``) of ``exp``.
 
-    Reads :func:`supportlab.design.ledger.read_ledger` when that module is present, else the
-    ``assignments`` rows and the ``designs`` row directly (the declared design stands in for a
-    missing ``designs`` row).
+    Reads :func:`supportlab.design.ledger.read_ledger`; ledger rows written without ``assign``
+    (no ``designs`` row, e.g. assignments made elsewhere and ingested) are read directly, the
+    declared design standing in for the stored one.
 
     Raises:
         WorkspaceError: the experiment has no assignment.
@@ -281,11 +281,11 @@ def _ledger(ws: Workspace, con: duckdb.DuckDBPyConnection, exp: Experiment
         raise WorkspaceError(f"experiment {exp.id} is not assigned (no rows in assignments)",
                              where=exp.path or exp.id,
                              fix=f"assign it first: supportlab assign {exp.path or 'EXPERIMENT.yaml'}")
-    try:
-        from supportlab.design.ledger import read_ledger  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        read_ledger = None
-    if read_ledger is not None:
+    from supportlab.design.ledger import read_ledger
+
+    stored = "designs" in present and con.execute(
+        "SELECT count(*) FROM designs WHERE experiment_id = ?", [exp.id]).fetchall()[0][0]
+    if stored:
         spec, frame = read_ledger(ws, exp.id)
         frame = frame.reset_index() if "partner_id" not in frame.columns else frame
         return spec, frame[["partner_id", "arm"]].astype(str)

@@ -691,7 +691,7 @@ def _out_frame(f: pd.DataFrame, columns: Sequence[str], *, excel: bool) -> pd.Da
 
 
 def _csv_text(frame: pd.DataFrame, *, crlf: bool) -> str:
-    return frame.to_csv(index=False, lineterminator="\r\n" if crlf else "\n", na_rep="")
+    return str(frame.to_csv(index=False, lineterminator="\r\n" if crlf else "\n", na_rep=""))
 
 
 def _unknown(kind: str, keys: Sequence[str], tasks: int, source: str) -> str:
