@@ -191,9 +191,12 @@ def test_blocks_of_four_use_the_within_block_variance(pairs_df):
     t = (df["arm"] == "treatment").to_numpy().astype(float)
     Dc = _centred_dummies(df["pair"])
     fit = sm.OLS(df["y"].to_numpy(), np.column_stack([np.ones(len(df)), t, Dc, t[:, None] * Dc])
-                 ).fit(cov_type="HC2")
+                 ).fit(cov_type="HC2", use_t=True)
     assert est.effect == pytest.approx(fit.params[1], abs=TOL)
     assert est.se == pytest.approx(fit.bse[1], abs=TOL)
+    assert est.df == fit.df_resid == len(df) - 2 * (len(df) // 4)
+    assert (est.ci_lower, est.ci_upper) == pytest.approx(tuple(fit.conf_int()[1]), abs=TOL)
+    assert est.p_value == pytest.approx(fit.pvalues[1], abs=TOL)
 
 
 def test_a_block_with_one_arm_only_is_left_out_with_a_warning(pairs_df):

@@ -979,12 +979,23 @@ def _blocked_estimate(df: pd.DataFrame, arm: str, outcome: str, design: DesignIn
         # error as the saturated regression with HC2, without fitting a dummy per block)
         base = estimate_comparison(dd, "regression" if covs else "welch", level, seed=None,
                                    permutations=0, resamples=0, where=_WHERE)
+        if not covs:
+            # t with the saturated regression's n − 2·blocks degrees of freedom: Satterthwaite's
+            # collapses when cells of 2 units carry heavy-tailed variances
+            df_b = float(len(dd.y) - 2 * len(dd.strata_labels))
+            ci_b, p_b = t_interval(base.effect, base.se, df_b, 1 - level)
+            half = critical_value(1 - level, df_b) * base.rel_se
+            base = dataclasses.replace(base, df=df_b, ci_lower=float(ci_b[0]),
+                                       ci_upper=float(ci_b[1]), p_value=float(p_b),
+                                       rel_ci_lower=base.rel_effect - half,
+                                       rel_ci_upper=base.rel_effect + half)
         notes.append(f"blocked: every one of the {n_b} blocks has at least 2 units per arm, so "
                      "the within-block (Neyman) variance is used: "
                      + ("Lin (2013) regression with the blocks as centred dummies interacted "
                         "with the arm, HC2" if covs else
                         "the post-stratified difference on the blocks (equal to the regression "
-                        "with block dummies interacted with the arm and HC2)")
+                        "with block dummies interacted with the arm and HC2), t with n − 2·blocks "
+                        "degrees of freedom")
                      + "; blocks weighted by their size")
         details["variance"] = "within-block"
         return dataclasses.replace(base, method="blocked",
