@@ -125,6 +125,11 @@ def demo(ctx: click.Context, n_partners: int, seed: int) -> None:
         click.echo("validated: all schema, key and reference checks passed")
         click.echo(ws.summary_text())
     click.echo(f"workspace database: {config.database_path}")
+    found = sorted(config.experiments_path.glob("*.yaml"))
+    if found:
+        rel = found[0].relative_to(Path.cwd()) if found[0].is_relative_to(Path.cwd()) else found[0]
+        click.echo(f"next, the loop on {rel}: supportlab plan, assign, tasks, simulate-delivery, "
+                   "evaluate, record-decision, packages (README: The loop)")
 
 
 def parse_dropoff(value: str | None) -> tuple[float, ...] | None:
