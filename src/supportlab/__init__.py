@@ -35,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     "Decision": "supportlab.stats.decision",
     "DecisionRecord": "supportlab.design.registry",
     "DeliveryResult": "supportlab.design.simulated",
+    "DesignChoice": "supportlab.stats.designs",
     "DesignInfo": "supportlab.stats.designs",
     "DesignSpec": "supportlab.design.spec",
     "Engine": "supportlab.data.engine",
@@ -48,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "Metric": "supportlab.features.metrics",
     "Package": "supportlab.config.experiment",
     "Plan": "supportlab.design.plan",
+    "RandomizationTest": "supportlab.stats.designs",
     "Registry": "supportlab.design.registry",
     "Rule": "supportlab.features.rules",
     "RuleError": "supportlab.features.rules",
@@ -80,6 +82,7 @@ _EXPORTS: dict[str, str] = {
     "effect_by_consumption": "supportlab.stats.decision",
     "evaluate": "supportlab.design.evaluate",
     "experiment_windows": "supportlab.features.metrics",
+    "follow_design": "supportlab.stats.designs",
     "guardrail_check": "supportlab.stats.checks",
     "in_segment": "supportlab.features.segments",
     "infer_feature_kinds": "supportlab.features.rules",
@@ -99,6 +102,7 @@ _EXPORTS: dict[str, str] = {
     "partner_features": "supportlab.features.targeting",
     "plan": "supportlab.design.plan",
     "power_at": "supportlab.stats.power",
+    "randomization_test": "supportlab.stats.designs",
     "randomize": "supportlab.design.randomize",
     "ratio_effect": "supportlab.stats.estimation",
     "read_ledger": "supportlab.design.ledger",
@@ -197,7 +201,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     )
     from supportlab.stats.complier import ComplierEstimate, complier_effect  # noqa: F401
     from supportlab.stats.decision import Decision, decide, effect_by_consumption, step_funnel  # noqa: F401
-    from supportlab.stats.designs import DesignInfo, analyze_design  # noqa: F401
+    from supportlab.stats.designs import (  # noqa: F401
+        DesignChoice,
+        DesignInfo,
+        RandomizationTest,
+        analyze_design,
+        follow_design,
+        randomization_test,
+    )
     from supportlab.stats.estimation import METHODS, Estimate, analyze, ratio_effect  # noqa: F401
     from supportlab.stats.power import mde, power_at, sample_size  # noqa: F401
     from supportlab.stats.segments import SegmentEffects, segment_effects, uplift_ranking  # noqa: F401
