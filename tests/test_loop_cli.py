@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import supportlab as sl
-from helpers import design_workspace, write_experiment
+from helpers import EXPERIMENT_YAML, design_workspace, write_experiment
 from supportlab.cli import cli
 
 
@@ -104,3 +104,23 @@ def test_python_gives_the_same_answers(loop):
         assert len(ledger) == loop["assign"]["n_assigned"] and spec.method == "stratified"
         assert sl.packages(ws, loop["root"] / "experiments" / "packages").frame["status"] \
             .tolist() == ["promoted"]
+
+
+def test_a_promoted_template_rolls_out_to_who_needs_it_with_a_powered_holdout(loop):
+    root = loop["root"]
+    # a larger min_effect than the pilot's: the holdout that keeps 80% power is then small
+    text = EXPERIMENT_YAML.format(id="kit-rollout", start="2026-07-31", design=", rollout: true")
+    exp = write_experiment(root, id="kit-rollout", text=text.replace("min_effect: 0.2",
+                                                                     "min_effect: 0.8"))
+    treated = loop["assign"]["n_per_arm"]["treatment"]
+    out = run(root, "targets", str(exp))
+    assert f"roll-out: {treated:,} eligible partner(s) already treated by launch-kit" in out
+    rolled = run(root, "assign", str(exp), "--format", "json")
+    with sl.Workspace.open(root) as ws:
+        _, first = sl.read_ledger(ws, "kit-2026q2")
+        _, now = sl.read_ledger(ws, "kit-rollout")
+    had_it = set(first.index[first["arm"] == "treatment"])
+    assert not had_it & set(now.index)
+    assert rolled["n_assigned"] == len(now) > 0
+    share = rolled["n_per_arm"]["control"] / rolled["n_assigned"]
+    assert 0.05 <= share < 0.5  # a holdout sized by power, not half and not a fixed 5%

@@ -87,6 +87,17 @@ def targets(ctx: click.Context, experiment: str, as_of: str | None, out: str | N
                             catalogue=load_metrics(ws.config.experiments_path / "metrics.yaml"),
                             score_config=score_config(ws), limit=limit,
                             segments=load_segments(ws.config.experiments_path / "segments.yaml"))
+        if exp.design.rollout:  # a promoted template's roll-out: who needs it now
+            from dataclasses import replace
+
+            from supportlab.design.ledger import already_treated
+
+            treated = set(already_treated(ws, exp, day or exp.design.start)["partner_id"])
+            keep = ~tl.frame.index.isin(list(treated))
+            if not keep.all():
+                click.echo(f"roll-out: {int((~keep).sum()):,} eligible partner(s) already "
+                           f"treated by {exp.package.id} are left out: they have it already")
+                tl = replace(tl, frame=tl.frame[keep], n_eligible=int(keep.sum()))
     click.echo(str(tl))
     emit_frame(tl.frame, out_path, what="targets",
                first=("priority_rank", "name", "rank", "support_score", "why"))

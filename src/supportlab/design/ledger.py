@@ -59,7 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from supportlab.data.engine import Engine
     from supportlab.data.workspace import Workspace
 
-__all__ = ["MAX_PLANNED_DAYS", "SMD_WARNING", "Assignment", "Verification", "assign",
+__all__ = ["MAX_PLANNED_DAYS", "SMD_WARNING", "Assignment", "Verification", "already_treated", "assign",
            "eligible_hash", "read_ledger", "running_experiments", "verify"]
 
 #: |SMD| above which the balance table warns
@@ -459,18 +459,25 @@ def _exclusions(ws: Workspace, exp: Experiment, spec: DesignSpec, ids: list[str]
         notes.append(f"{len(others)} experiment(s) {policy} overlap [{spec.start}, {spec.end}): "
                      + ", ".join(sorted(set(others["experiment_id"]))))
     if d.rollout:
-        if ws.exists and "designs" in ws.tables():
-            earlier = ws.query("SELECT experiment_id, phase FROM designs WHERE NOT placebo AND "
-                               "package_id = ? AND start_date < ? AND experiment_id <> ?",
-                               [exp.package.id, spec.start, exp.id])
-        else:
-            earlier = pd.DataFrame(columns=["experiment_id", "phase"])
-        treated = _assigned_partners(ws, earlier, treated_only=True)
+        treated = already_treated(ws, exp, spec.start)
         treated = treated[treated["partner_id"].isin(wanted)]
         for pid, eid in zip(treated["partner_id"], treated["experiment_id"], strict=True):
             out.setdefault(str(pid), ("treated", f"already treated by {exp.package.id} in "
                                                  f"experiment {eid} (roll-out)"))
     return out, notes
+
+
+def already_treated(ws: Workspace, exp: Experiment, before: dt.date) -> pd.DataFrame:
+    """Partners a non-control arm of an earlier experiment of ``exp``'s package treated
+    (experiments starting before ``before``, placebo runs left out): ``partner_id`` and
+    ``experiment_id``. A roll-out of a promoted template skips them: they have it already."""
+    if ws.exists and "designs" in ws.tables():
+        earlier = ws.query("SELECT experiment_id, phase FROM designs WHERE NOT placebo AND "
+                           "package_id = ? AND start_date < ? AND experiment_id <> ?",
+                           [exp.package.id, before, exp.id])
+    else:
+        earlier = pd.DataFrame(columns=["experiment_id", "phase"])
+    return _assigned_partners(ws, earlier, treated_only=True)
 
 
 def _inputs(ws: Workspace, exp: Experiment, as_of: dt.date | str | None,
