@@ -79,6 +79,7 @@ from supportlab.stats.num import (
     SeedLike,
     check_level,
     critical_value,
+    invert_test,
     make_rng,
     relative_interval,
     t_interval,
@@ -628,7 +629,7 @@ def randomization_test(df: pd.DataFrame, *, arm: str, outcome: str, design: Desi
     k0 = count(0.0)
     p0 = (1 + k0) / (R + 1)
     step = float(np.std(a)) if np.std(a) > 0 else max(abs(est), 1.0)
-    lo, hi = _invert(pval, est, step, alpha)
+    lo, hi = invert_test(pval, est, step, alpha)
     notes.append("p = (1 + #{|S*| ≥ |S|}) / (1 + R) under the sharp null (no unit's outcome "
                  "depends on its arm); interval by test inversion assuming a constant additive "
                  "effect" + (f"; outcomes residualized on {', '.join(covs)}" if covs else ""))
@@ -658,34 +659,6 @@ def _called(redraw: Callable[[np.random.Generator], Any], rng: np.random.Generat
             buf, size = [], 0
     if buf:
         yield np.concatenate(buf)
-
-
-def _invert(pval: Callable[[float], float], est: float, step: float,
-            alpha: float) -> tuple[float, float]:
-    """The interval {τ : p(τ) > α} around ``est`` by bracketing and bisection."""
-    if not math.isfinite(est):
-        return math.nan, math.nan
-
-    def bound(direction: int) -> float:
-        inside, k = est, 0
-        outside = est + direction * 2 * step
-        while pval(outside) > alpha:
-            inside = outside
-            outside = est + direction * 2 ** (k + 2) * step
-            k += 1
-            if k > 60:
-                return direction * math.inf
-        for _ in range(80):
-            mid = (inside + outside) / 2
-            if pval(mid) > alpha:
-                inside = mid
-            else:
-                outside = mid
-            if abs(outside - inside) <= 1e-10 * max(abs(mid), step):
-                break
-        return (inside + outside) / 2
-
-    return bound(-1), bound(+1)
 
 
 # -- the blocked estimator --------------------------------------------------------------------

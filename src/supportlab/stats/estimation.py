@@ -58,6 +58,7 @@ from supportlab.stats.num import (
     SeedLike,
     check_level,
     critical_value,
+    invert_test,
     make_rng,
     newcombe_interval,
     newcombe_p_value,
@@ -426,26 +427,7 @@ def _permutation_core(d: Comparison, alpha: float, permutations: int, seed: Seed
     p0 = pval(0.0)
     step = ref.se if ref.se > 0 else max(abs(est), 1.0)
 
-    def bound(direction: int) -> float:
-        inside, k = est, 0
-        outside = est + direction * 2 * step
-        while pval(outside) > alpha:
-            inside = outside
-            outside = est + direction * 2 ** (k + 2) * step
-            k += 1
-            if k > 60:
-                return direction * math.inf
-        for _ in range(60):
-            mid = (inside + outside) / 2
-            if pval(mid) > alpha:
-                inside = mid
-            else:
-                outside = mid
-            if abs(outside - inside) <= 1e-10 * max(abs(mid), step):
-                break
-        return (inside + outside) / 2
-
-    lo, hi = bound(-1), bound(+1)
+    lo, hi = invert_test(pval, est, step, alpha)
     mc = ref.mean_c
     core = _Core("permutation", mc + est, mc, est, ref.se, math.inf, (lo, hi), p0,
                  ref.var_t, ref.var_c)

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ __all__ = [
     "SeedLike",
     "check_level",
     "critical_value",
+    "invert_test",
     "make_rng",
     "newcombe_interval",
     "newcombe_p_value",
@@ -228,3 +230,40 @@ def make_rng(seed: SeedLike) -> tuple[np.random.Generator, Any]:
         raise ConfigError(f"seed == {seed!r}, must be an integer or a numpy Generator")
     return np.random.Generator(np.random.SFC64(int(seed))), int(seed)
 
+
+def invert_test(pval: Callable[[float], float], est: float, step: float,
+                alpha: float) -> tuple[float, float]:
+    """The interval ``{τ : p(τ) > α}`` around ``est``, by bracketing and bisection.
+
+    ``pval(τ)`` is the p-value of the sharp null "the effect is τ" (a randomization test
+    inverted into an interval); ``step`` is the scale of the first bracket (e.g. a standard
+    error). An end that no bracket reaches is infinite.
+
+    Example:
+        >>> lo, hi = invert_test(lambda t: 1.0 if abs(t) < 2 else 0.0, 0.0, 1.0, 0.05)
+        >>> round(lo, 6), round(hi, 6)
+        (-2.0, 2.0)
+    """
+    if not math.isfinite(est):
+        return math.nan, math.nan
+
+    def bound(direction: int) -> float:
+        inside, k = est, 0
+        outside = est + direction * 2 * step
+        while pval(outside) > alpha:
+            inside = outside
+            outside = est + direction * 2 ** (k + 2) * step
+            k += 1
+            if k > 60:
+                return direction * math.inf
+        for _ in range(80):
+            mid = (inside + outside) / 2
+            if pval(mid) > alpha:
+                inside = mid
+            else:
+                outside = mid
+            if abs(outside - inside) <= 1e-10 * max(abs(mid), step):
+                break
+        return (inside + outside) / 2
+
+    return bound(-1), bound(+1)
