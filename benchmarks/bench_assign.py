@@ -26,13 +26,11 @@ import argparse
 import datetime as dt
 import os
 import platform
-import statistics
 import sys
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from timing import timed
 
 from supportlab.config.experiment import Design, Rerandomize
 from supportlab.design.randomize import randomize
@@ -57,16 +55,6 @@ def spec(method: str, **kw: object) -> DesignSpec:
     d = Design(dt.date(2026, 6, 1), stratify_by=("rank", "tenure_band"), seed=20260601,
                method=method, **kw)
     return DesignSpec.from_design("bench", "pkg", 1, d)
-
-
-def timed(fn: Callable[[], object], repeat: int) -> tuple[float, list[float]]:
-    fn()
-    runs = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t0)
-    return statistics.median(runs), runs
 
 
 def check(df: pd.DataFrame, s: DesignSpec) -> None:

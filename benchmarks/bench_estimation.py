@@ -18,13 +18,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from timing import timed
 
 from supportlab import analyze, complier_effect, segment_effects
 
@@ -59,16 +57,6 @@ def full_analysis(df: pd.DataFrame, permutations: int) -> None:
     segment_effects(df, arm="arm", outcome="revenue", segment="segment", covariates=covs)
     complier_effect(df, arm="arm", outcome="revenue", uptake="opened", covariates=covs,
                     strata="stratum")
-
-
-def timed(fn: Callable[[], object], repeat: int) -> tuple[float, list[float]]:
-    fn()
-    runs = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t0)
-    return statistics.median(runs), runs
 
 
 def main(argv: list[str] | None = None) -> int:
