@@ -11,11 +11,12 @@ BIN := $(VENV)/bin
 LOG := $(VENV)/install.log
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint bench bench-tiny validate lock clean help
+.PHONY: demo test lint lab bench bench-tiny validate lock clean help
 
 help:
 	@echo "make demo   - simulate a PRM world into the workspace database, validate it and summarise it"
 	@echo "make test   - run the test suite"
+	@echo "make lab    - open JupyterLab on notebooks/ with the project's kernel"
 	@echo "make lint   - ruff, the layer contract (import-linter) and the type checker (mypy)"
 	@echo "make bench  - run the benchmarks (minutes; figures on stdout)"
 	@echo "make validate - the estimators' and the designs' false-positive rates and coverage by simulation (minutes)"
@@ -48,6 +49,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# JupyterLab on the project's notebooks; the kernel is this .venv's Python ("python3" inside it).
+lab: $(STAMP)
+	@$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 # The layer contract and the type checker's settings are in pyproject.toml ([tool.importlinter], [tool.mypy]).
 lint: $(STAMP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -133,4 +134,32 @@ def write_experiment(root: Path, id: str = "kit-2026q2", start: str = DESIGN_STA
     path.write_text(text if text is not None
                     else EXPERIMENT_YAML.format(id=id, start=start, design=design),
                     encoding="utf-8")
+    return path
+
+
+def delivered_workspace(root: Path, *, id: str = "kit-2026q2", n_partners: int = 600,
+                        effect: float = 1.5, uptake: float = 0.6, design: str = "",
+                        title: str | None = None, text: str | None = None) -> Path:
+    """A closed simulated workspace at ``root`` with one experiment assigned, its tasks made and
+    delivered through the horizon (true effect ``effect`` per completing partner): everything a
+    report needs. ``title`` replaces the package title (e.g. a hostile string). Returns the
+    experiment file's path."""
+    from supportlab.design.simulated import simulate_experiment_delivery
+    from supportlab.design.tasks import make_tasks
+    from supportlab.sim.delivery import EffectModel
+
+    ws = design_workspace(root, n_partners=n_partners)
+    try:
+        if title is not None:
+            pkg = root / "experiments" / "packages" / "launch-kit.yaml"
+            pkg.write_text(PACKAGE_YAML.replace("title: 製品A 立ち上げ支援",
+                                                f"title: {json.dumps(title)}"), encoding="utf-8")
+        path = write_experiment(root, id=id, design=design, text=text)
+        exp = sl.load_experiment(path, root / "experiments" / "packages")
+        sl.assign(ws, exp)
+        make_tasks(ws, exp)
+        simulate_experiment_delivery(ws, exp, effect=EffectModel(base_effect=effect,
+                                                                 uptake=uptake))
+    finally:
+        ws.close()
     return path

@@ -53,7 +53,7 @@ COMMANDS: dict[str, CommandRef] = {
                          "Write workspace tables as Parquet files (e.g. for the Spark engine)."),
     "simulate": CommandRef("supportlab.cli.sim", "simulate",
                            "Generate a seeded, believable PRM world into the workspace database."),
-    "demo": CommandRef("supportlab.cli.sim", "demo", "Build a simulated PRM world in a new or "
+    "demo": CommandRef("supportlab.cli.demo", "demo", "Build a simulated PRM world in a new or "
                        "simulated workspace, validate it and summarise it."),
     "metrics": CommandRef("supportlab.cli.features", "metrics",
                           "Compute per-partner metrics as of a date, in the engine."),
