@@ -4,8 +4,10 @@ What lives here: :mod:`.app` (the click group :data:`cli`, a :class:`SupportlabG
 command table :data:`.app.COMMANDS`; error handling; :func:`main`, the console script),
 :mod:`.common` (opening the workspace, dates, ``--out`` files, tables, progress bars) and the
 commands by stage: :mod:`.data` (``init``, ``ingest``, ``quarantine``, ``validate``,
-``export``), :mod:`.sim` (``simulate``, ``demo``), :mod:`.features` (``metrics``, ``targets``,
-``score``), :mod:`.analyze` and :mod:`.schema`. Start with :mod:`.app`; a new command goes into
+``export``), :mod:`.sim` (``simulate``, ``simulate-delivery``), :mod:`.demo` (``demo``: the
+whole loop), :mod:`.features` (``metrics``, ``targets``, ``score``), :mod:`.plan`, :mod:`.assign`,
+:mod:`.tasks`, :mod:`.evaluate`, :mod:`.registry`, :mod:`.report` (``report``, ``run``),
+:mod:`.analyze` and :mod:`.schema`. Start with :mod:`.app`; a new command goes into
 its stage's module and gets a line in ``COMMANDS``.
 
 May import: everything below it (config, data, sim, features, stats and later design and
