@@ -50,6 +50,7 @@ from validate_estimators import RANK_CUTS, RANK_EFFECTS, _revenue, control_mean
 import supportlab
 from supportlab.design.randomize import covariate_column, randomize, redraw
 from supportlab.design.spec import DesignSpec
+from supportlab.errors import ConfigError
 from supportlab.stats.designs import DesignInfo, analyze_design
 from supportlab.stats.estimation import analyze
 
@@ -166,10 +167,15 @@ def run_row(args: tuple[int, int, int, int, int]) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(np.random.SeedSequence([seed, row_i, part]))
     keys = ("rej", "cov", "width", "rand_rej", "rand_cov", "naive_rej", "naive_cov",
             "naive_width", "rel_cov")
-    out = {k: np.zeros(sims) for k in keys}
-    for i in range(sims):
+    got: dict[str, list[float]] = {k: [] for k in keys}
+    failed = 0
+    for _ in range(sims):
         for effect in (0.0, EFFECT):
-            design, units, redraw = design_of(row, partners(rng, N), rng)
+            try:
+                design, units, redraw = design_of(row, partners(rng, N), rng)
+            except ConfigError:  # no accepted rerandomization: counted, never hidden
+                failed += 1
+                continue
             t = (units["arm"] == "treatment").to_numpy()
             tau = (np.asarray(RANK_EFFECTS)[units["rank"].to_numpy()] * (effect / EFFECT)
                    if row.by_rank else np.full(N, effect))
@@ -180,17 +186,19 @@ def run_row(args: tuple[int, int, int, int, int]) -> dict[str, np.ndarray]:
             rand_p = est.details["randomization_p_value"]
             rlo, rhi = est.details["randomization_ci"]
             if effect == 0.0:
-                out["rej"][i] = est.p_value < ALPHA
-                out["rand_rej"][i] = rand_p < ALPHA
-                out["naive_rej"][i] = naive.p_value < ALPHA
+                got["rej"].append(est.p_value < ALPHA)
+                got["rand_rej"].append(rand_p < ALPHA)
+                got["naive_rej"].append(naive.p_value < ALPHA)
             else:
                 truth_rel = EFFECT / control_mean()
-                out["cov"][i] = est.ci_lower <= EFFECT <= est.ci_upper
-                out["width"][i] = est.ci_upper - est.ci_lower
-                out["rand_cov"][i] = rlo <= EFFECT <= rhi
-                out["naive_cov"][i] = naive.ci_lower <= EFFECT <= naive.ci_upper
-                out["naive_width"][i] = naive.ci_upper - naive.ci_lower
-                out["rel_cov"][i] = est.rel_ci_lower <= truth_rel <= est.rel_ci_upper
+                got["cov"].append(est.ci_lower <= EFFECT <= est.ci_upper)
+                got["width"].append(est.ci_upper - est.ci_lower)
+                got["rand_cov"].append(rlo <= EFFECT <= rhi)
+                got["naive_cov"].append(naive.ci_lower <= EFFECT <= naive.ci_upper)
+                got["naive_width"].append(naive.ci_upper - naive.ci_lower)
+                got["rel_cov"].append(est.rel_ci_lower <= truth_rel <= est.rel_ci_upper)
+    out = {k: np.asarray(v, dtype=float) for k, v in got.items()}
+    out["failed"] = np.array([failed])
     out["method"] = np.array([est.method])
     return out
 
@@ -207,7 +215,7 @@ def _library_hashes() -> dict[str, str]:
     """SHA-256 of the library modules the figures came from."""
     root = Path(supportlab.__file__).parent
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((root / "stats").glob("*.py"))}
+            for p in [*sorted((root / "stats").glob("*.py")), root / "design" / "randomize.py"]}
 
 
 def _in_band(fpr: float, cov: float) -> bool:
@@ -248,13 +256,16 @@ def main(argv: list[str] | None = None) -> int:
         got = [res for (ri, *_), res in zip(jobs, results, strict=True) if ri == r]
         if not got:
             continue
-        cat = {k: np.concatenate([g[k] for g in got]) for k in got[0] if k != "method"}
+        cat = {k: np.concatenate([g[k] for g in got]) for k in got[0]
+               if k not in ("method", "failed")}
+        failed = int(sum(int(g["failed"][0]) for g in got))
         fpr, fpr_se = _rate(cat["rej"])
         cov, cov_se = _rate(cat["cov"])
         rfpr, rfpr_se = _rate(cat["rand_rej"])
         rcov, rcov_se = _rate(cat["rand_cov"])
         rows.append({
             "design": row.name, "method": str(got[0]["method"][0]), "sims": len(cat["rej"]),
+            "failed_draws": failed,
             "fpr": fpr, "fpr_se": fpr_se, "coverage": cov, "coverage_se": cov_se,
             "coverage_rel": _rate(cat["rel_cov"])[0],
             "mean_ci_width": float(np.mean(cat["width"])),
@@ -284,6 +295,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['ignoring_design_fpr'] * 100:11.2f}% "
               f"{r['ignoring_design_coverage'] * 100:7.2f}% "
               f"{r['ignoring_design_mean_ci_width']:6.3f}")
+    for r in rows:
+        if r["failed_draws"]:
+            print(f"{r['design']}: {r['failed_draws']:,} simulated experiment(s) found no "
+                  "accepted draw and are left out of the figures above")
     band = [r["design"] for r in rows if not (r["estimator_in_band"]
                                               and r["randomization_in_band"])]
     print("\nband 4–6% false positives, 94–96% coverage: "

@@ -101,6 +101,39 @@ def test_the_draw_depends_only_on_seed_algorithm_and_the_set_of_units():
     assert digest(randomize(u, spec_of(phase=2, stratify_by=("rank",)))[0]) != digest(a)
 
 
+def test_a_heavy_tailed_covariate_still_meets_the_chi_square_threshold_in_few_draws():
+    # raw lognormal(0, 2) values make the raw distance far from chi-square: /1 could need
+    # thousands of draws; on normal scores the threshold accepts about `acceptance` of them
+    rng = np.random.default_rng(2)
+    u = units(300).assign(deals_registered_pre=rng.lognormal(0, 2.5, 300).round(2))
+    spec = rerandomized(0.1)
+    free = redraw(u, spec_of(stratify_by=("rank",)))(np.random.default_rng(1))
+    scores = stats.norm.ppf((stats.rankdata(u[["deals_registered_pre", "portal_logins_pre"]]
+                                            .to_numpy(), axis=0) - 0.5) / len(u))
+    m = mahalanobis((free == "treatment").astype(np.int8), scores - scores.mean(axis=0),
+                    np.linalg.inv(np.cov(scores, rowvar=False)), 2)
+    assert 0.07 < (m <= stats.chi2.ppf(0.1, 2)).mean() < 0.13
+    _, out = randomize(u, spec)
+    assert out["distance"] <= out["threshold"] and out["draws"] < 100
+
+
+def test_a_ledger_of_algorithm_1_is_re_derived_on_raw_covariates():
+    from dataclasses import replace
+
+    u = units()
+    old = replace(rerandomized(0.05), algorithm="supportlab-randomize/1")
+    frame, out = randomize(u, old)
+    X = u.loc[frame.index, ["deals_registered_pre", "portal_logins_pre"]].to_numpy()
+    t = (frame["arm"] == "treatment").to_numpy()
+    d = X[t].mean(axis=0) - X[~t].mean(axis=0)
+    raw = float(d @ np.linalg.solve(np.cov(X, rowvar=False) * (1 / t.sum() + 1 / (~t).sum()), d))
+    assert out["distance"] == pytest.approx(raw, rel=1e-9)
+    # stratified draws do not depend on the version: /2 reads /1's random streams
+    plain = spec_of(stratify_by=("rank",))
+    assert digest(randomize(u, plain)[0]) == digest(
+        randomize(u, replace(plain, algorithm="supportlab-randomize/1"))[0])
+
+
 def test_a_stored_design_of_another_algorithm_is_refused():
     from dataclasses import replace
 
@@ -193,7 +226,9 @@ def rerandomized(acceptance: float = 0.1, max_draws: int = 1000, **kw) -> Design
 
 
 def direct_distance(frame: pd.DataFrame, u: pd.DataFrame) -> float:
-    X = u.loc[frame.index, ["deals_registered_pre", "portal_logins_pre"]].to_numpy()
+    """Morgan & Rubin's distance on the covariates' normal scores (algorithm /2)."""
+    raw = u.loc[frame.index, ["deals_registered_pre", "portal_logins_pre"]].to_numpy()
+    X = stats.norm.ppf((stats.rankdata(raw, axis=0) - 0.5) / len(raw))
     t = (frame["arm"] == "treatment").to_numpy()
     d = X[t].mean(axis=0) - X[~t].mean(axis=0)
     S = np.cov(X, rowvar=False) * (1 / t.sum() + 1 / (~t).sum())
@@ -311,7 +346,8 @@ def test_a_multi_arm_rerandomization_bounds_every_arm_against_control():
     u = units(450)
     spec = rerandomized(0.3, arms=("control", "a", "b"), control_share=0.4)
     frame, out = randomize(u, spec)
-    X = u.loc[frame.index, ["deals_registered_pre", "portal_logins_pre"]].to_numpy()
+    raw = u.loc[frame.index, ["deals_registered_pre", "portal_logins_pre"]].to_numpy()
+    X = stats.norm.ppf((stats.rankdata(raw, axis=0) - 0.5) / len(raw))
     c = (frame["arm"] == "control").to_numpy()
     S = np.cov(X, rowvar=False)
     worst = 0.0

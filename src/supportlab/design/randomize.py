@@ -30,9 +30,12 @@ units give the same assignment everywhere (``supportlab assign --verify`` checks
 * ``rerandomized`` (Morgan & Rubin 2012): stratified draws, one after the other, until the
   Mahalanobis distance ``M = d' [S (1/n_a + 1/n_c)]⁻¹ d`` of the covariate mean differences
   ``d`` (each non-control arm against control; with several arms the largest ``M``) is at most
-  the chi-square quantile of ``acceptance`` with ``k`` degrees of freedom. The threshold, the
-  draws used and the accepted distance are returned in the outcome; after ``max_draws`` draws
-  without one accepted, a :class:`~supportlab.errors.ConfigError` says what to change.
+  the chi-square quantile of ``acceptance`` with ``k`` degrees of freedom. The covariates enter
+  as their normal scores (:func:`normal_scores`; algorithm ``/2``), on which ``M`` follows its
+  chi-square law closely even for heavy-tailed metrics (``/1`` ledgers used the raw values).
+  The threshold, the draws used and the accepted distance are returned in the outcome; after
+  ``max_draws`` draws without one accepted, a :class:`~supportlab.errors.ConfigError` says what
+  to change.
 
 One draw consumes, for ``G`` groups and ``n`` units, ``G`` raw words (the remainders' points)
 then ``ceil(n / 2)`` (two 32-bit sort keys each; units rank by key, ties by position): draw
@@ -66,11 +69,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from supportlab.design.spec import ALGORITHM_VERSION, DesignSpec
+from supportlab.design.spec import ALGORITHM_VERSION, ALGORITHM_VERSIONS, DesignSpec
 from supportlab.errors import ConfigError, DataValidationError
 
-__all__ = ["ALL_STRATUM", "POOLED_STRATUM", "covariate_column", "mahalanobis", "randomize",
-           "redraw", "stratum_labels"]
+__all__ = ["ALL_STRATUM", "POOLED_STRATUM", "covariate_column", "mahalanobis", "normal_scores",
+           "randomize", "redraw", "stratum_labels"]
 
 #: the stratum label of a design without strata
 ALL_STRATUM = "all"
@@ -132,11 +135,13 @@ def stratum_labels(units: pd.DataFrame, strata: tuple[str, ...] | list[str]) -> 
 
 
 def _bit_generator(spec: DesignSpec) -> np.random.PCG64:
-    if spec.algorithm != ALGORITHM_VERSION:
+    if spec.algorithm not in ALGORITHM_VERSIONS:
         raise ConfigError(f"the design was drawn by {spec.algorithm}; this version of supportlab "
                           f"draws with {ALGORITHM_VERSION}", where=f"design of {spec.experiment_id}",
                           fix="re-derive it with the supportlab version that made it")
-    text = f"{spec.experiment_id}\x00{spec.phase}\x00{spec.algorithm}".encode()
+    # every version so far draws from the streams of /1 (only the rerandomization criterion
+    # changed), so the stream name stays /1's
+    text = f"{spec.experiment_id}\x00{spec.phase}\x00{ALGORITHM_VERSIONS[0]}".encode()
     digest = hashlib.sha256(text).digest()
     key = tuple(int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4))
     return np.random.PCG64(np.random.SeedSequence(int(spec.seed), spawn_key=key))
@@ -351,6 +356,26 @@ def _distances(arms: np.ndarray, crit: _Criterion, n_arms: int) -> np.ndarray:
     return out
 
 
+def normal_scores(X: np.ndarray) -> np.ndarray:
+    """Each column's rank-based normal scores ``Φ⁻¹((rank - ½) / n)`` (ties share their mean
+    rank): the scale on which a rerandomized design balances its covariates (``/2``).
+
+    Heavy-tailed metrics (deals, pipeline) make the raw covariates' Mahalanobis distance far
+    from its chi-square law at a few hundred partners, so a chi-square threshold could accept
+    almost nothing; on normal scores the mean differences are close to normal and the
+    threshold accepts close to ``acceptance`` of the draws (Morgan & Rubin 2012 assume that
+    normality; normal scores: Bliss 1967, the rank-based inverse normal transformation).
+
+    Example:
+        >>> normal_scores(np.array([[1.0], [100.0], [5.0], [5.0]])).round(3).ravel().tolist()
+        [-1.15, 1.15, 0.0, 0.0]
+    """
+    from scipy import stats
+
+    ranks = stats.rankdata(X, axis=0)
+    return np.asarray(stats.norm.ppf((ranks - 0.5) / X.shape[0]), dtype=np.float64)
+
+
 def _criterion(units: pd.DataFrame, lay: _Layout, spec: DesignSpec) -> _Criterion:
     from scipy import stats
 
@@ -369,6 +394,8 @@ def _criterion(units: pd.DataFrame, lay: _Layout, spec: DesignSpec) -> _Criterio
     X = units[cols].to_numpy(dtype=np.float64)[lay.order]
     means = np.nanmean(X, axis=0) if len(X) else np.zeros(len(cols))
     X = np.where(np.isnan(X), np.nan_to_num(means)[None, :], X)
+    if spec.algorithm != ALGORITHM_VERSIONS[0] and len(X):
+        X = normal_scores(X)
     keep = X.std(axis=0) > 0 if len(X) > 1 else np.zeros(len(cols), dtype=bool)
     dropped = tuple(n for n, k in zip(names, keep, strict=True) if not k)
     X = X[:, keep] - X[:, keep].mean(axis=0)

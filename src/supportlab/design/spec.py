@@ -36,11 +36,17 @@ from typing import Any
 from supportlab.config.experiment import Design, Experiment
 from supportlab.errors import ConfigError
 
-__all__ = ["ALGORITHM_VERSION", "DesignSpec", "design_spec"]
+__all__ = ["ALGORITHM_VERSION", "ALGORITHM_VERSIONS", "DesignSpec", "design_spec"]
 
 #: version of the randomization algorithm; a change of the draws needs a new version, so that
-#: an old ledger is still re-derived by the algorithm that made it
-ALGORITHM_VERSION = "supportlab-randomize/1"
+#: an old ledger is still re-derived by the algorithm that made it. ``/2`` balances a
+#: rerandomized design on the normal scores of its covariates (``/1``: their raw values, whose
+#: distance is far from chi-square for heavy-tailed metrics); the random streams are ``/1``'s,
+#: so stratified and blocked draws are the same under both.
+ALGORITHM_VERSION = "supportlab-randomize/2"
+
+#: every version this release re-derives
+ALGORITHM_VERSIONS = ("supportlab-randomize/1", "supportlab-randomize/2")
 
 
 @dataclass(frozen=True)
