@@ -99,6 +99,25 @@ def test_notebook_runs_under_papermill(world: tuple[Path, Path], tmp_path: Path)
     html = "".join(o.get("data", {}).get("text/html", "")
                    for c in nbformat.from_dict(nb).cells if c.cell_type == "code"
                    for o in c.get("outputs", []))
-    for cls in ("sl-sentence", "sl-kpis", "sl-table", "sl-callout", "sl-appendix"):
+    for cls in ("sl-sentence", "sl-kpis", "sl-table", "sl-callout", "sl-appendix", "Guardrails"):
         assert cls in html
     assert (out / "result.json").exists()
+
+
+def test_sections_in_order_and_escaped(report: ExperimentReport) -> None:
+    names = [s.name for s in report.sections()]
+    assert names[:6] == ["first_screen", "flow", "effects", "segments", "guardrails", "looks"]
+    assert names[-2:] == ["how_to_read", "appendix"]
+    assert ("diagnosis" in names) == (report.evaluation.decision == "revise")
+    page = report._repr_html_()
+    assert "<script>" not in page
+    assert "effect of being offered the package" in report.effects_section().html
+    assert "sl-appendix" in report.appendix().html
+
+
+def test_guardrail_and_segment_tables(report: ExperimentReport) -> None:
+    t = report.tables()
+    assert len(t["guardrails"]) == len(report.evaluation.guardrails)
+    assert {"estimates", "uptake", "flow", "guardrails", "segments"} <= set(t)
+    for g in report.evaluation.guardrails:
+        assert g.metric in report.guardrails_section().html

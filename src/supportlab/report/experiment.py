@@ -80,6 +80,21 @@ def _sentence(ev: Evaluation, lang: str, title: str) -> str:
     return base + tail[ev.decision]
 
 
+def _table(head: list[str], rows: list[list[str]], muted: bool = False) -> str:
+    """An ``sl-table``; cells are escaped here, numeric-looking ones right-aligned."""
+    def cell(v: str) -> str:
+        num = v[:1] in "+-–0123456789" and v != "–"
+        return f'<td class="num">{escape(v)}</td>' if num else f"<td>{escape(v)}</td>"
+    h = "".join(f"<th>{escape(x)}</th>" for x in head)
+    body = "".join("<tr>" + "".join(cell(v) for v in r) + "</tr>" for r in rows)
+    cls = "sl-table sl-muted" if muted else "sl-table"
+    return f'<table class="{cls}"><tr>{h}</tr>{body}</table>'
+
+
+def _block(title: str, inner: str) -> str:
+    return f'<section class="sl-section"><h2>{escape(title)}</h2>{inner}</section>'
+
+
 @dataclass(frozen=True)
 class ExperimentReport:
     """A reader's report of one experiment.
@@ -182,6 +197,88 @@ class ExperimentReport:
         return Section("flow", f'<section class="sl-section"><h2>{title}</h2>'
                        f'<table class="sl-table">{head}{"".join(rows)}</table></section>')
 
+    def _t(self, en: str, ja: str) -> str:
+        return ja if self.lang == "ja" else en
+
+    def effects_section(self) -> Section:
+        """ITT beside the complier effect, with uptake, in plain words."""
+        ev = self.evaluation
+        p = ev.primary
+        rows = [[self._t("effect of being offered the package (everyone assigned)",
+                         "パッケージを提供された効果（割付された全員）"),
+                 _num(p.effect), f"{_num(p.ci_lower)} – {_num(p.ci_upper)}",
+                 f"{ev.n_control:,} / {ev.n_treatment:,}"]]
+        note = ""
+        c = ev.complier
+        if c is None:
+            note = self._t("The effect on partners who used it is not identified here.",
+                           "実際に使ったパートナーへの効果はここでは推定できません。")
+        else:
+            rows.append([self._t("effect on partners who actually used it",
+                                 "実際に使ったパートナーへの効果"),
+                         _num(c.effect), f"{_num(c.ci_lower)} – {_num(c.ci_upper)}", "–"])
+            if (c.ci_upper < 0 < p.effect) or (c.ci_lower > 0 > p.effect):
+                note = self._t("The two effects disagree in sign: read the complier effect with care.",
+                               "2つの効果の符号が食い違います。慎重に読んでください。")
+        up = ev.uptake
+        uptake = "; ".join(f"{r.arm}: {int(r.n_opened):,}/{int(r.n_assigned):,} "
+                           f"({_num(100 * float(r.uptake_share), 0)}%)" for r in up.itertuples())
+        head = [self._t("effect", "効果"), self._t("estimate", "推定値"),
+                self._t("95% CI", "95%信頼区間"), "n"]
+        inner = (_table(head, rows, muted=not self.trust.passed)
+                 + f"<p>{escape(self._t('Opened', '開封'))}: {escape(uptake)}</p>"
+                 + (f'<p class="sl-warn">{escape(note)}</p>' if note else ""))
+        return Section("effects", _block(self._t("Effects", "効果"), inner))
+
+    def segments_section(self) -> Section:
+        """Per pre-declared segment: effects with Holm-adjusted intervals and p."""
+        rows = []
+        for seg in self.evaluation.segments:
+            for lab, e, pa in zip(seg.labels, seg.estimates, seg.p_adjusted, strict=True):
+                rows.append([seg.segment, lab, _num(e.effect),
+                             f"{_num(e.ci_lower)} – {_num(e.ci_upper)}", _num(pa, 3),
+                             f"{e.n_control:,} / {e.n_treatment:,}"])
+        if not rows:
+            inner = f"<p>{escape(self._t('No segments declared.', 'セグメントの指定はありません。'))}</p>"
+        else:
+            inner = _table([self._t("segment", "セグメント"), self._t("level", "水準"),
+                            self._t("effect", "効果"),
+                            self._t("adjusted CI (Holm)", "調整済み区間（Holm）"),
+                            self._t("adjusted p", "調整済みp"), "n"], rows,
+                           muted=not self.trust.passed)
+        return Section("segments", _block(self._t("Segments", "セグメント"), inner))
+
+    def guardrails_section(self) -> Section:
+        """Each guardrail with its non-inferiority margin and status."""
+        rows = [[g.metric, f"{g.margin:g}{' (rel.)' if g.relative else ''}", _num(g.effect, 3),
+                 f"{_num(g.lower, 3)} – {_num(g.upper, 3)}", g.status]
+                for g in self.evaluation.guardrails]
+        inner = (_table([self._t("guardrail", "ガードレール"), self._t("margin", "許容幅"),
+                         self._t("effect", "効果"), self._t("interval", "区間"),
+                         self._t("status", "状態")], rows) if rows else
+                 f"<p>{escape(self._t('No guardrails.', 'ガードレールはありません。'))}</p>")
+        return Section("guardrails", _block(self._t("Guardrails", "ガードレール"), inner))
+
+    def looks_section(self) -> Section:
+        """Look k of K and what this look may decide."""
+        ev = self.evaluation
+        may = (self._t("the final look: any decision", "最終評価：すべての判定が可能") if ev.final
+               else self._t("an interim look: only an early stop (harm) or continue",
+                            "中間評価：早期中止（有害）または継続のみ"))
+        text = self._t(f"Look {ev.look} of {ev.looks} (as of {ev.as_of}): {may}.",
+                       f"{ev.looks}回中{ev.look}回目の評価（{ev.as_of}時点）：{may}。")
+        return Section("looks", _block(self._t("Looks", "評価の回数"), f"<p>{escape(text)}</p>"))
+
+    def diagnosis_section(self) -> Section:
+        """Where the package breaks: the stage that loses most per arm, failed guardrails."""
+        items = [self._t(f"{a.arm}: most partners lost before '{a.loses_most}' ({a.lost:,})",
+                         f"{a.arm}：「{a.loses_most}」の手前で最も多く離脱（{a.lost:,}）")
+                 for a in self.flow.arms if a.loses_most]
+        items += [self._t(f"guardrail {g.metric}: {g.status}", f"ガードレール {g.metric}：{g.status}")
+                  for g in self.evaluation.guardrails if g.status != "ok"]
+        inner = "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>"
+        return Section("diagnosis", _block(self._t("Where it breaks", "どこで崩れるか"), inner))
+
     def how_to_read(self) -> Section:
         """What an interval means; inconclusive is not "no effect"."""
         text = ("95%信頼区間は効果としてありうる値の範囲です。区間が0をまたぐのは「効果なし」ではなく"
@@ -201,7 +298,11 @@ class ExperimentReport:
 
     def sections(self) -> list[Section]:
         """Every section in page order."""
-        return [self.first_screen(), self.flow_section(), self.how_to_read(), self.appendix()]
+        out = [self.first_screen(), self.flow_section(), self.effects_section(),
+               self.segments_section(), self.guardrails_section(), self.looks_section()]
+        if self.evaluation.decision == "revise":
+            out.append(self.diagnosis_section())
+        return [*out, self.how_to_read(), self.appendix()]
 
     # ---- outputs --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -220,11 +321,26 @@ class ExperimentReport:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2, default=str)
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """``estimates``, ``uptake`` and ``flow`` (and ``balance`` when computed)."""
+        """``estimates``, ``uptake``, ``flow``, ``balance`` (when computed), ``guardrails``,
+        ``segments``."""
         out = {"estimates": self.evaluation.to_frame(), "uptake": self.evaluation.uptake,
                "flow": self.flow.to_frame()}
         if self.evaluation.balance is not None:
             out["balance"] = self.evaluation.balance.table
+        out["guardrails"] = pd.DataFrame(
+            [{"metric": g.metric, "margin": g.margin, "relative": g.relative, "effect": g.effect,
+              "lower": g.lower, "upper": g.upper, "p_value": g.p_value, "status": g.status}
+             for g in self.evaluation.guardrails],
+            columns=["metric", "margin", "relative", "effect", "lower", "upper", "p_value",
+                     "status"])
+        out["segments"] = pd.DataFrame(
+            [{"segment": seg.segment, "level": lab, "effect": e.effect, "ci_lower": e.ci_lower,
+              "ci_upper": e.ci_upper, "p_adjusted": pa, "n_control": e.n_control,
+              "n_treatment": e.n_treatment}
+             for seg in self.evaluation.segments
+             for lab, e, pa in zip(seg.labels, seg.estimates, seg.p_adjusted, strict=True)],
+            columns=["segment", "level", "effect", "ci_lower", "ci_upper", "p_adjusted",
+                     "n_control", "n_treatment"])
         return out
 
     def summary_markdown(self) -> str:
