@@ -121,3 +121,10 @@ def test_guardrail_and_segment_tables(report: ExperimentReport) -> None:
     assert {"estimates", "uptake", "flow", "guardrails", "segments"} <= set(t)
     for g in report.evaluation.guardrails:
         assert g.metric in report.guardrails_section().html
+
+
+def test_flow_reads_stored_assignment(report: ExperimentReport) -> None:
+    fl = report.flow
+    assert fl.eligible is not None
+    assert fl.eligible - sum(n for *_, n in fl.excluded) == sum(a.counts[0] for a in fl.arms)
+    assert f"{fl.eligible:,}" in report.flow_section().html

@@ -52,3 +52,17 @@ def test_frame_lost_column(ev: sl.Evaluation) -> None:
     assert list(frame.columns) == ["arm", "stage", "count", "lost"]
     analysed = frame[frame.stage == "analysed"]
     assert (analysed["lost"] >= 0).all()
+
+
+def test_exclusions_from_stored_units(ev: sl.Evaluation) -> None:
+    import pandas as pd
+
+    units = pd.DataFrame({"partner_id": ["a", "b", "c", "d"],
+                          "status": ["assigned", "excluded", "excluded", "small_stratum"],
+                          "reason": [None, "running experiment x", "running experiment x", None]})
+    flow = consort_flow(ev, units)
+    assert flow.eligible == 4
+    assert flow.excluded[0] == ("excluded", "running experiment x", 2)
+    assert ("small_stratum", "", 1) in flow.excluded
+    assert flow.to_dict()["excluded"][0]["partners"] == 2
+    assert consort_flow(ev).eligible is None

@@ -194,7 +194,17 @@ class ExperimentReport:
         head = ("<tr><th>群</th><th>流れ</th><th>最大の離脱</th><th>人数</th></tr>" if ja else
                 "<tr><th>arm</th><th>flow</th><th>loses most at</th><th>lost</th></tr>")
         title = "参加者の流れ" if ja else "Flow of partners"
-        return Section("flow", f'<section class="sl-section"><h2>{title}</h2>'
+        fl = self.flow
+        if fl.eligible is not None:
+            ex = "".join(f"<li>{escape(st)}{(': ' + escape(r)) if r else ''}: {n:,}</li>"
+                         for st, r, n in fl.excluded)
+            lead = (f"<p>{'対象' if ja else 'eligible'} <b>{fl.eligible:,}</b> → "
+                    f"{'除外' if ja else 'excluded'} <b>{sum(n for *_, n in fl.excluded):,}</b></p>"
+                    + (f"<ul>{ex}</ul>" if ex else ""))
+            title_lead = lead
+        else:
+            title_lead = ""
+        return Section("flow", f'<section class="sl-section"><h2>{title}</h2>{title_lead}'
                        f'<table class="sl-table">{head}{"".join(rows)}</table></section>')
 
     def _t(self, en: str, ja: str) -> str:
@@ -367,6 +377,20 @@ class ExperimentReport:
         return "".join(s.html for s in self.sections())
 
 
+def _assignment_units(ws: Workspace, experiment_id: str) -> pd.DataFrame:
+    """The stored assignment's partners of the latest phase (empty when none are stored)."""
+    with ws.connection() as con:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables")
+                  .fetchall()}
+        if "assignment_units" not in tables:
+            return pd.DataFrame(columns=["partner_id", "status", "reason"])
+        frame: pd.DataFrame = con.execute(
+            "SELECT partner_id, status, reason FROM assignment_units WHERE experiment_id = ? "
+            "AND phase = (SELECT max(phase) FROM assignment_units WHERE experiment_id = ?)",
+            [experiment_id, experiment_id]).df()
+    return frame
+
+
 def experiment_report(workspace: Workspace | str | Path, experiment: Experiment | str | Path, *,
                       lang: str | None = None, as_of: str | dt.date | None = None,
                       permutations: int = 1000) -> ExperimentReport:
@@ -391,11 +415,12 @@ def experiment_report(workspace: Workspace | str | Path, experiment: Experiment 
         ev = evaluate(ws, exp, as_of=as_of or None, lang=lang, permutations=permutations)
         _, frame = read_ledger(ws, exp.id)
         n_base = len(frame)
+        units = _assignment_units(ws, exp.id)
     finally:
         if own:
             ws.close()
     yaml_text = Path(exp.path).read_text(encoding="utf-8") if exp.path else ""
-    flow = consort_flow(ev)
+    flow = consort_flow(ev, units)
     assigned = sum(flow.arms[i].counts[0] for i in range(len(flow.arms)))
     return ExperimentReport(evaluation=ev, evidence=rate_evidence(ev, n_assigned=assigned),
                             flow=flow, trust=trust_gate(ev), lang=lang,

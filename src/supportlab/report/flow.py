@@ -36,9 +36,14 @@ class ConsortFlow:
 
     Attributes:
         arms: one :class:`ArmFlow` per arm, control first.
+        eligible: partners the stored assignment considered (``None``: not stored).
+        excluded: ``(status, reason, partners)`` for each kind of partner left out of the
+            draw (running experiments, small strata...), from the stored assignment.
     """
 
     arms: tuple[ArmFlow, ...]
+    eligible: int | None = None
+    excluded: tuple[tuple[str, str, int], ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         """One row per arm and stage: count and lost since the previous stage (for
@@ -56,15 +61,20 @@ class ConsortFlow:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe."""
-        return {"arms": [{"arm": a.arm, "stages": list(a.stages), "counts": list(a.counts),
+        return {"eligible": self.eligible,
+                "excluded": [{"status": st, "reason": r, "partners": n}
+                             for st, r, n in self.excluded],
+                "arms": [{"arm": a.arm, "stages": list(a.stages), "counts": list(a.counts),
                           "loses_most": a.loses_most, "lost": a.lost} for a in self.arms]}
 
 
-def consort_flow(ev: Evaluation) -> ConsortFlow:
+def consort_flow(ev: Evaluation, units: pd.DataFrame | None = None) -> ConsortFlow:
     """Build the flow from ``ev.uptake`` (assigned, opened, each week done) and the analysed n.
 
     Args:
         ev: the evaluation.
+        units: the stored assignment's partners (``partner_id``, ``status``, ``reason``:
+            ``assignment_units``); every status but ``assigned`` counts as excluded.
 
     Returns:
         The flow.
@@ -88,4 +98,9 @@ def consort_flow(ev: Evaluation) -> ConsortFlow:
         arms.append(ArmFlow(arm=arm, stages=tuple(stages), counts=tuple(counts),
                             loses_most=stage if lost > 0 else None, lost=max(lost, 0)))
     arms.sort(key=lambda a: a.arm != "control")
-    return ConsortFlow(arms=tuple(arms))
+    if units is None or units.empty:
+        return ConsortFlow(arms=tuple(arms))
+    out = units[units["status"] != "assigned"].fillna({"reason": ""})
+    groups = out.groupby(["status", "reason"]).size().sort_values(ascending=False)
+    excluded = tuple((str(st), str(r), int(n)) for (st, r), n in groups.items())
+    return ConsortFlow(arms=tuple(arms), eligible=len(units), excluded=excluded)
