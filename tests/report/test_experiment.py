@@ -106,7 +106,8 @@ def test_notebook_runs_under_papermill(world: tuple[Path, Path], tmp_path: Path)
 
 def test_sections_in_order_and_escaped(report: ExperimentReport) -> None:
     names = [s.name for s in report.sections()]
-    assert names[:6] == ["first_screen", "flow", "effects", "segments", "guardrails", "looks"]
+    assert names[:7] == ["first_screen", "flow", "effects", "segments", "guardrails", "looks",
+                         "heavy_tail"]
     assert names[-2:] == ["how_to_read", "appendix"]
     assert ("diagnosis" in names) == (report.evaluation.decision == "revise")
     page = report._repr_html_()
@@ -128,3 +129,14 @@ def test_flow_reads_stored_assignment(report: ExperimentReport) -> None:
     assert fl.eligible is not None
     assert fl.eligible - sum(n for *_, n in fl.excluded) == sum(a.counts[0] for a in fl.arms)
     assert f"{fl.eligible:,}" in report.flow_section().html
+
+
+def test_heavy_tail_and_appendix(report: ExperimentReport) -> None:
+    p = report.evaluation.primary
+    html = report.heavy_tail_section().html
+    assert f"{p.raw_mean_control:,.3f}" in html and "randomization p-value" in html
+    rand_p = (p.details or {}).get("randomization_p_value")
+    if isinstance(rand_p, float):
+        assert f"{rand_p:,.4f}" in html
+    app = report.appendix().html
+    assert "HC2" in app and "pandas" in app and "decision:" in app

@@ -289,6 +289,23 @@ class ExperimentReport:
         inner = "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>"
         return Section("diagnosis", _block(self._t("Where it breaks", "どこで崩れるか"), inner))
 
+    def heavy_tail_section(self) -> Section:
+        """Raw means, the randomization p beside the model's p, and skew warnings."""
+        p = self.evaluation.primary
+        det = p.details or {}
+        rand_p = det.get("randomization_p_value")
+        rows = [[self._t("raw mean, control", "素の平均（対照）"), _num(p.raw_mean_control, 3),
+                 f"{p.n_control:,}"],
+                [self._t("raw mean, treatment", "素の平均（処置）"), _num(p.raw_mean_treatment, 3),
+                 f"{p.n_treatment:,}"],
+                [self._t("model p-value", "モデルのp値"), _num(p.p_value, 4), "–"],
+                [self._t("randomization p-value", "無作為化検定のp値"),
+                 _num(rand_p, 4) if isinstance(rand_p, (int, float)) else "–",
+                 f"{det.get('randomization_redraws', 0):,}"]]
+        warn = "".join(f'<p class="sl-warn">{escape(w)}</p>' for w in p.warnings)
+        inner = _table(["", self._t("value", "値"), "n"], rows) + warn
+        return Section("heavy_tail", _block(self._t("Heavy tails", "裾の重い分布"), inner))
+
     def how_to_read(self) -> Section:
         """What an interval means; inconclusive is not "no effect"."""
         text = ("95%信頼区間は効果としてありうる値の範囲です。区間が0をまたぐのは「効果なし」ではなく"
@@ -300,7 +317,24 @@ class ExperimentReport:
     def appendix(self) -> Section:
         """Methods and reproducibility, collapsed."""
         ev = self.evaluation
+        import platform
+        from importlib.metadata import PackageNotFoundError, version
+
+        def ver(name: str) -> str:
+            try:
+                return version(name)
+            except PackageNotFoundError:
+                return "–"
+
+        det = ev.primary.details or {}
+        facts = [("estimator", ev.primary.method), ("covariates", ", ".join(ev.primary.covariates)),
+                 ("standard errors", "HC2"),
+                 ("randomization redraws", str(det.get("randomization_redraws", "–"))),
+                 ("randomization seed", str(det.get("randomization_seed", "–"))),
+                 ("python", platform.python_version())]
+        facts += [(n, ver(n)) for n in ("supportlab", "duckdb", "pandas", "statsmodels")]
         notes = "".join(f"<li>{escape(n)}</li>" for n in ev.primary.notes)
+        notes += "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in facts)
         summary = "方法と再現性" if self.lang == "ja" else "Methods and reproducibility"
         return Section("appendix", f'<details class="sl-appendix"><summary>{summary}</summary>'
                        f"<p>{escape(ev.design)}</p><ul>{notes}</ul>"
@@ -309,7 +343,8 @@ class ExperimentReport:
     def sections(self) -> list[Section]:
         """Every section in page order."""
         out = [self.first_screen(), self.flow_section(), self.effects_section(),
-               self.segments_section(), self.guardrails_section(), self.looks_section()]
+               self.segments_section(), self.guardrails_section(), self.looks_section(),
+               self.heavy_tail_section()]
         if self.evaluation.decision == "revise":
             out.append(self.diagnosis_section())
         return [*out, self.how_to_read(), self.appendix()]
