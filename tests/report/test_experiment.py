@@ -140,3 +140,11 @@ def test_heavy_tail_and_appendix(report: ExperimentReport) -> None:
         assert f"{rand_p:,.4f}" in html
     app = report.appendix().html
     assert "HC2" in app and "pandas" in app and "decision:" in app
+
+
+def test_money_metric_scaled_in_yen(report: ExperimentReport) -> None:
+    assert not report.in_yen and report.scaled()["unit"] == report.evaluation.metric
+    money = dataclasses.replace(report, evaluation=dataclasses.replace(
+        report.evaluation, metric="pipeline_amount_post"))
+    assert money.in_yen and money.scaled()["unit"] == "yen"
+    assert "¥" in money.first_screen().html

@@ -29,6 +29,9 @@ WORDS = {"en": {"promote": "promote", "revise": "revise", "continue": "continue"
          "ja": {"promote": "テンプレート化", "revise": "改訂", "continue": "継続",
                 "stop": "中止", "untrusted": "結果は信頼できません：要調査"}}
 
+#: words of a metric name that make it money (its scaled effect is shown in yen)
+_MONEY_WORDS = ("amount", "pipeline", "revenue", "yen")
+
 
 @dataclass(frozen=True)
 class TrustGate:
@@ -126,11 +129,19 @@ class ExperimentReport:
         """The one plain sentence from the decision rule."""
         return _sentence(self.evaluation, self.lang, self.title)
 
-    def scaled(self) -> dict[str, float]:
-        """The effect per partner per quarter (× 90 / horizon) and over the assigned base."""
+    @property
+    def in_yen(self) -> bool:
+        """Whether the primary metric is money (a pipeline, amount or revenue metric, in yen)."""
+        m = self.evaluation.metric.lower()
+        return any(w in m for w in _MONEY_WORDS)
+
+    def scaled(self) -> dict[str, Any]:
+        """The effect per partner per quarter (× 90 / horizon) and over the assigned base;
+        ``unit`` is ``yen`` for money metrics, else the metric's own unit."""
         per_q = self.evaluation.primary.effect * 90 / self.horizon_days
         return {"per_partner_per_quarter": per_q, "partners": float(self.n_base),
-                "program_per_quarter": per_q * self.n_base}
+                "program_per_quarter": per_q * self.n_base,
+                "unit": "yen" if self.in_yen else self.evaluation.metric}
 
     def caveats(self) -> list[str]:
         """2–3 caveats for the first screen (evaluation warnings, interim, rating)."""
@@ -169,7 +180,8 @@ class ExperimentReport:
                 ("n control / treatment" if not ja else "n 対照 / 処置",
                  f"{ev.n_control:,} / {ev.n_treatment:,}"),
                 ("per quarter over the base" if not ja else "四半期あたり（全体）",
-                 _num(s["program_per_quarter"], 1)),
+                 ("¥" if self.in_yen else "") + _num(s["program_per_quarter"],
+                                                     0 if self.in_yen else 1)),
                 ("evidence" if not ja else "エビデンス",
                  f'<span class="sl-rating">{self.evidence.stars} {self.evidence.score}/5</span>')]
         parts.append(f'<div class="sl-kpis"{muted}>' + "".join(
