@@ -41,6 +41,9 @@ _EXPORTS: dict[str, str] = {
     "Engine": "supportlab.data.engine",
     "Estimate": "supportlab.stats.estimation",
     "Evaluation": "supportlab.design.evaluate",
+    "ExperimentReport": "supportlab.report.experiment",
+    "EvidenceRating": "supportlab.report.evidence",
+    "ConsortFlow": "supportlab.report.flow",
     "Experiment": "supportlab.config.experiment",
     "GuardrailCheck": "supportlab.stats.checks",
     "IngestSummary": "supportlab.data.ingestion",
@@ -81,6 +84,7 @@ _EXPORTS: dict[str, str] = {
     "design_spec": "supportlab.design.spec",
     "effect_by_consumption": "supportlab.stats.decision",
     "evaluate": "supportlab.design.evaluate",
+    "experiment_report": "supportlab.report.experiment",
     "experiment_windows": "supportlab.features.metrics",
     "follow_design": "supportlab.stats.designs",
     "guardrail_check": "supportlab.stats.checks",
@@ -191,6 +195,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from supportlab.features.score import ScoreConfig, support_score  # noqa: F401
     from supportlab.features.segments import in_segment, partner_attributes  # noqa: F401
     from supportlab.features.targeting import TargetList, partner_features, select_targets  # noqa: F401
+    from supportlab.report.evidence import EvidenceRating  # noqa: F401
+    from supportlab.report.experiment import ExperimentReport, experiment_report  # noqa: F401
+    from supportlab.report.flow import ConsortFlow  # noqa: F401
     from supportlab.stats.checks import (  # noqa: F401
         BalanceCheck,
         GuardrailCheck,
