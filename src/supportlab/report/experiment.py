@@ -22,12 +22,11 @@ from supportlab.design.ledger import read_ledger
 from supportlab.report.evidence import BALANCE_P_THRESHOLD, EvidenceRating, rate_evidence
 from supportlab.report.flow import ConsortFlow, consort_flow
 from supportlab.report.sections import Section, escape
+from supportlab.report.text import DECISION_ICONS, DECISION_WORDS
 
-ICONS = {"promote": "▲", "revise": "✎", "continue": "⏸", "stop": "■", "untrusted": "⚠"}
-WORDS = {"en": {"promote": "promote", "revise": "revise", "continue": "continue",
-                "stop": "stop", "untrusted": "results not trustworthy: investigate"},
-         "ja": {"promote": "テンプレート化", "revise": "改訂", "continue": "継続",
-                "stop": "中止", "untrusted": "結果は信頼できません：要調査"}}
+#: the decision's icon and word per language (kept here under their old names)
+ICONS = DECISION_ICONS
+WORDS = DECISION_WORDS
 
 #: words of a metric name that make it money (its scaled effect is shown in yen)
 _MONEY_WORDS = ("amount", "pipeline", "revenue", "yen")
