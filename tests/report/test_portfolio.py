@@ -126,8 +126,8 @@ def test_overview_highlights_the_failed_run_escaped(en: PortfolioReport) -> None
     html = en.overview().html
     assert 'class="sl-kpis"' in html and 'class="sl-fail"' in html
     assert "l1" in html and "&lt;b&gt;no outcomes&lt;/b&gt;" in html and "<b>no outcomes" not in html
-    assert "2026-07-11 09:01" in html  # last run in the workspace's timezone
-    assert "As of 2026-07-15" in html
+    assert "11 Jul 2026 09:01 +09:00" in html  # last run in the workspace's timezone
+    assert "As of 15 Jul 2026" in html
 
 
 def test_a_later_success_clears_the_failure(world: Path, tmp_path: Path) -> None:
@@ -160,9 +160,9 @@ def test_japanese_by_the_workspace_default(ja: PortfolioReport) -> None:
     assert ja.lang == "ja"
     html = ja._repr_html_()
     for word in ("支援パッケージのポートフォリオ", "テンプレート化", "1件中1件で再現", "改訂の系譜",
-                 "人による判定の変更", "実行履歴", "失敗"):
+                 "人による判定の変更", "実行履歴", "失敗", "0を含まないこと", "2026年7月15日時点"):
         assert word in html, word
-    assert "Overrides" not in html and "promoted in" not in html
+    assert "Overrides" not in html and "promoted in" not in html and "interval excludes" not in html
     # the frozen reports are English: their sentence is not used on a Japanese page
     kit2 = next(c for c in ja.package_cards() if c.ref == "kit@2")
     assert kit2.takeaway.startswith("k2aでテンプレート化")
@@ -180,6 +180,20 @@ def test_lineage_and_reproduction(en: PortfolioReport) -> None:
     lo, hi = fo["kit@2"]["pooled_ci_lower"], fo["kit@2"]["pooled_ci_upper"]
     assert lo < fo["kit@2"]["pooled_effect"] < hi
     assert "pooled (random effects)" in html
+
+
+def test_charts_and_their_html_fallback(en: PortfolioReport, monkeypatch: pytest.MonkeyPatch
+                                        ) -> None:
+    import supportlab.report.portfolio as portfolio
+
+    if portfolio._charts() is not None:
+        assert 'class="sl-figure"' in en.timeline().html and "<svg" in en.lineage().html
+    monkeypatch.setattr(portfolio, "_charts", lambda: None)
+    html = en.lineage().html
+    assert "<svg" not in html and '<tr class="sl-emphasis">' in html
+    assert "pooled (random effects)" in html
+    t = en.timeline().html
+    assert "<svg" not in t and "sl-badge sl-promote" in t and "sl-badge sl-revise" in t
 
 
 def test_credits_and_overrides(en: PortfolioReport) -> None:
@@ -222,6 +236,7 @@ def test_to_dict_tables_summary_and_save(en: PortfolioReport, tmp_path: Path) ->
     assert set(en.tables()) == {"packages", "experiments", "credits", "overrides", "runs"}
     md = en.summary_markdown()
     assert 3 <= md.count("\n- ") + 1 <= 5 and "failed run" in md
+    assert "<script>" not in md and "&lt;script&gt;" in md
     en.save("")  # a no-op
     en.save(tmp_path / "out")
     out = tmp_path / "out"

@@ -30,8 +30,16 @@ from urllib.parse import quote
 import pandas as pd
 
 from supportlab.data.workspace import Workspace
-from supportlab.design.registry import Credits, Registry, credits, packages
+from supportlab.design.registry import DEFAULT_REPRODUCTION, Credits, Registry, credits, packages
 from supportlab.report.sections import Section, escape
+from supportlab.report.text import (
+    DECISION_ICONS,
+    DECISION_WORDS,
+    fmt_ci,
+    fmt_date,
+    fmt_datetime,
+    fmt_num,
+)
 
 __all__ = ["PackageCard", "PortfolioReport", "ReportInfo", "RunRecord", "portfolio_report",
            "read_runs"]
@@ -47,21 +55,12 @@ _STATUS_DECISION = {"promoted": "promote", "revise": "revise", "stopped": "stop"
 _STATUS_WORDS = {"en": {"piloting": "piloting", "draft": "draft", "retired": "retired"},
                  "ja": {"piloting": "試行中", "draft": "下書き", "retired": "廃止"}}
 _STATUS_ICONS = {"draft": "○", "retired": "■"}
+#: a table cell right-aligned as a number
+_NUMBER = re.compile(r"[+\-]?[\d,]+(\.\d+)?%?")
 
 
-def _vocabulary() -> tuple[Mapping[str, str], Mapping[str, Mapping[str, str]]]:
-    """The decision icons and words of the reports (``text.py`` once it exists, else the
-    experiment report's)."""
-    try:
-        text = importlib.import_module("supportlab.report.text")
-        icons, words = text.DECISION_ICONS, text.DECISION_WORDS
-    except (ImportError, AttributeError):
-        from supportlab.report.experiment import ICONS as icons
-        from supportlab.report.experiment import WORDS as words
-    return icons, words
-
-
-ICONS, WORDS = _vocabulary()
+ICONS: Mapping[str, str] = DECISION_ICONS
+WORDS: Mapping[str, Mapping[str, str]] = DECISION_WORDS
 
 
 def _charts() -> Any | None:
@@ -117,7 +116,7 @@ def _date(v: Any) -> dt.date | None:
 
 
 def _num(x: float | None, digits: int = 2) -> str:
-    return "–" if x is None or not math.isfinite(x) else f"{x:,.{digits}f}"
+    return fmt_num(x, digits)
 
 
 def _ci(lo: float | None, hi: float | None) -> str:
@@ -135,7 +134,7 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]],
     def cell(i: int, v: str) -> str:
         if i in raw:
             return f"<td>{v}</td>"
-        num = v[:1] in "+-–0123456789" and v != "–"
+        num = _NUMBER.fullmatch(v) is not None
         return f'<td class="num">{escape(v)}</td>' if num else f"<td>{escape(v)}</td>"
     h = "".join(f"<th>{escape(x)}</th>" for x in head)
     body = ""
@@ -370,6 +369,13 @@ class PortfolioReport:
         icon = _STATUS_ICONS.get(status, ICONS.get(d, ""))
         return f'<span class="sl-badge sl-{d}">{escape(icon)} {escape(word)}</span>'
 
+    def _criterion(self, text: str) -> str:
+        """A reproduction criterion; the default one in the page's language."""
+        if text == DEFAULT_REPRODUCTION and self.lang == "ja":
+            return ("同じパッケージの後の実験が別の対象で同じ向きの効果を示し、その95%信頼区間が"
+                    "0を含まないこと")
+        return text
+
     def _reproduced_text(self, n: int, m: int) -> str:
         return self._t(f"reproduced in {n} of {m}", f"{m}件中{n}件で再現")
 
@@ -504,7 +510,7 @@ class PortfolioReport:
                  (self._t("experiments", "実験"), f"{k['experiments']:,}"),
                  (self._t("promoted", "テンプレート化"), f"{k['promoted']:,}"),
                  (self._t("to revise", "改訂"), f"{k['revised']:,}"),
-                 (self._t("promotions reproduced", "再現された昇格"), f"{k['reproduced']:,}"),
+                 (self._t("promotions reproduced", "再現されたテンプレート"), f"{k['reproduced']:,}"),
                  (self._t("last run", "最終実行"), self._run_time(k["last_run"]))]
         kpis = '<div class="sl-kpis">' + "".join(
             f'<div class="sl-kpi"><b>{escape(v)}</b><span>{escape(n)}</span></div>'
@@ -523,7 +529,8 @@ class PortfolioReport:
             runs = f'<p class="sl-ok">{escape(ok)}</p>'
         else:
             runs = ""
-        note = self._t(f"As of {self.as_of.isoformat()}.", f"{self.as_of.isoformat()}時点。")
+        day = fmt_date(self.as_of, self.lang)
+        note = self._t(f"As of {day}.", f"{day}時点。")
         warn = "".join(f'<p class="sl-warn">{escape(w)}</p>' for w in self.warnings)
         title = self._t("Support package portfolio", "支援パッケージのポートフォリオ")
         return Section("overview", _block(title, f'<p class="sl-muted">{escape(note)}</p>'
@@ -538,7 +545,7 @@ class PortfolioReport:
             return t
         if ts.tzinfo is not None:
             ts = ts.tz_convert(self.timezone)
-        return str(ts.strftime("%Y-%m-%d %H:%M"))
+        return fmt_datetime(ts.to_pydatetime(), self.lang)
 
     def cards(self) -> Section:
         """One card per package version: badge, latest decision, effect, evidence, owner,
@@ -550,27 +557,29 @@ class PortfolioReport:
                          self._word(c.decision) + (f" ({c.experiment_id})" if c.experiment_id
                                                    else "")))
             if c.effect is not None:
-                metric = f" {c.metric.replace('_', ' ')}" if c.metric else ""
-                rows.append((self._t("effect", "効果") + metric,
-                             f"{_num(c.effect)} (95% CI {_ci(c.ci_lower, c.ci_upper)})"))
+                m = c.metric.replace("_", " ") if c.metric else ""
+                rows.append((self._t(f"effect on {m}" if m else "effect",
+                                     f"効果（{m}）" if m else "効果"),
+                             f"{_num(c.effect)} ({fmt_ci(c.ci_lower, c.ci_upper, 2, self.lang)})"))
             if c.pooled_effect is not None:
                 rows.append((self._t("pooled", "統合推定"),
                              f"{_num(c.pooled_effect)} "
-                             f"(95% CI {_ci(c.pooled_ci_lower, c.pooled_ci_upper)})"))
+                             f"({fmt_ci(c.pooled_ci_lower, c.pooled_ci_upper, 2, self.lang)})"))
             if c.reproduced is not None:
                 rows.append((self._t("reproduction", "再現"), self._reproduced_text(*c.reproduced)))
             rows.append((self._t("owner", "担当"), c.owner or "—"))
             if c.start:
-                rows.append((self._t("dates", "期間"), f"{c.start} – {c.end or '…'}"))
+                end = fmt_date(c.end, self.lang) if c.end else "…"
+                rows.append((self._t("dates", "期間"), f"{fmt_date(c.start, self.lang)} – {end}"))
             if c.decided_at:
-                rows.append((self._t("decided", "判定日"), c.decided_at))
+                rows.append((self._t("decided", "判定日"), fmt_date(c.decided_at, self.lang)))
             if c.lineage != c.ref:
                 rows.append((self._t("lineage", "系譜"), c.lineage))
-            dl = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows)
+            facts = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
             if c.evidence is not None:
                 stars = "★" * c.evidence + "☆" * (5 - c.evidence)
-                dl += (f"<dt>{escape(self._t('evidence', 'エビデンス'))}</dt>"
-                       f'<dd><span class="sl-rating">{stars} {c.evidence}/5</span></dd>')
+                facts += (f"<tr><th>{escape(self._t('evidence', 'エビデンス'))}</th>"
+                          f'<td><span class="sl-rating">{stars} {c.evidence}/5</span></td></tr>')
             links = ""
             if c.links:
                 label = self._t("report", "レポート")
@@ -579,8 +588,8 @@ class PortfolioReport:
                     for eid, ln in c.links) + "</p>"
             arts.append(f'<article class="sl-card"><h3>{escape(c.title)}</h3>'
                         f'<p class="sl-muted">{escape(c.ref)}</p>'
-                        f"<p>{self._status_badge(c.status)}</p><dl>{dl}</dl>"
-                        f"<p>{escape(c.takeaway)}</p>{links}</article>")
+                        f"<p>{self._status_badge(c.status)}</p><p>{escape(c.takeaway)}</p>"
+                        f'<table class="sl-table">{facts}</table>{links}</article>')
         inner = ('<div class="sl-cards">' + "".join(arts) + "</div>" if arts else
                  self._muted("No package files yet.", "パッケージのファイルはまだありません。"))
         return Section("cards", _block(self._t("Packages", "支援パッケージ"), inner))
@@ -601,13 +610,13 @@ class PortfolioReport:
                 start=i["start"], end=i["end"] or max(i["start"], self.as_of),
                 decision=("stop" if i["decision"] == "retire" else i["decision"]))
                 for i in dated]
-            chart = charts.timeline_chart(objs, lang=self.lang, title=title)
-            figure = f'<div class="sl-figure">{chart._repr_html_()}</div>'
+            chart = charts.timeline_chart(objs, lang=self.lang, title=self._t(
+                "each experiment by its latest decision", "実験ごとの最新の判定"))
+            figure = str(chart._repr_html_())  # a <figure class="sl-figure">
         states = {"planned": self._t("planned", "開始前"), "running": self._t("running", "実施中"),
                   "ended": self._t("ended", "終了")}
         rows = [[f"{i['experiment_id']}{' (A/A)' if i['placebo'] else ''}", i["ref"],
-                 i["start"].isoformat() if i["start"] else "–",
-                 i["end"].isoformat() if i["end"] else "–",
+                 fmt_date(i["start"], self.lang), fmt_date(i["end"], self.lang),
                  states.get(i["state"] or "", "–"), self._badge(i["decision"])] for i in items]
         head = [self._t("experiment", "実験"), self._t("package", "パッケージ"),
                 self._t("start", "開始"), self._t("end", "終了"), self._t("state", "状態"),
@@ -631,36 +640,43 @@ class PortfolioReport:
             parts.append(f"<h3>{escape(self._t('Revisions', '改訂の系譜'))}</h3><ul>{lis}</ul>")
         charts = _charts()
         for fo in self.forests():
-            n, m = fo["n_reproduction_tries"], fo["n_reproduced"]
+            rep = self._reproduced_text(fo["n_reproduced"], fo["n_reproduction_tries"])
             head = f"{fo['title']} ({fo['ref']})"
             if fo["promoted_in"]:
-                sub = self._t(f"promoted in {fo['promoted_in']}; {self._reproduced_text(m, n)}",
-                              f"{fo['promoted_in']}でテンプレート化。{self._reproduced_text(m, n)}")
+                sub = self._t(f"promoted in {fo['promoted_in']}; {rep}",
+                              f"{fo['promoted_in']}でテンプレート化。{rep}")
             else:
-                sub = self._t("not promoted", "未昇格")
+                sub = self._t("not promoted", "テンプレート化されていません")
             crit = (f'<p class="sl-muted">{escape(self._t("criterion", "再現の基準"))}: '
-                    f"{escape(fo['criterion'])}</p>" if fo["criterion"] else "")
+                    f"{escape(self._criterion(fo['criterion']))}</p>" if fo["criterion"] else "")
             pooled_label = self._t("pooled (random effects)", "統合推定（ランダム効果）")
-            notes = {True: self._t("confirms", "再現"), False: ""}
+            promo, confirms = self._t("promotion", "テンプレート化"), self._t("confirms", "再現")
+
+            def note(e: Mapping[str, Any], promo: str = promo, confirms: str = confirms) -> str:
+                return promo if e["promotion"] else confirms if e["confirmed"] else ""
             body = ""
             if charts is not None:
                 rows = [charts.ForestRow(
                     label=f"{e['experiment_id']} · {e['cohort']}", effect=e["effect"],
-                    lower=e["ci_lower"], upper=e["ci_upper"], n=e["n"],
-                    note=(self._t("promotion", "昇格") if e["promotion"] else notes[e["confirmed"]]))
+                    lower=e["ci_lower"], upper=e["ci_upper"],
+                    n=None if e["n"] is None else int(e["n"]),
+                    note=note(e))
                     for e in fo["experiments"]]
                 if fo["pooled_effect"] is not None and len(fo["experiments"]) > 1:
                     rows.append(charts.ForestRow(
                         label=pooled_label, effect=fo["pooled_effect"],
                         lower=fo["pooled_ci_lower"], upper=fo["pooled_ci_upper"],
                         emphasis=True))
-                chart = charts.forest_chart(rows, lang=self.lang, title=head)
-                body = f'<div class="sl-figure">{chart._repr_html_()}</div>'
+                metric = str(fo["metric"] or "").replace("_", " ")
+                chart = charts.forest_chart(rows, lang=self.lang, title=self._t(
+                    f"effect on {metric} per experiment, and pooled",
+                    f"実験ごとの効果（{metric}）と統合推定"))
+                body = str(chart._repr_html_())
             else:
                 trs = [[f"{e['experiment_id']} · {e['cohort']}", _num(e["effect"]),
                         _ci(e["ci_lower"], e["ci_upper"]),
                         "–" if e["n"] is None else f"{int(e['n']):,}",
-                        self._t("promotion", "昇格") if e["promotion"] else notes[e["confirmed"]]]
+                        note(e)]
                        for e in fo["experiments"]]
                 cls = [""] * len(trs)
                 if fo["pooled_effect"] is not None and len(fo["experiments"]) > 1:
@@ -702,7 +718,7 @@ class PortfolioReport:
                 "計算された判定と異なる判断はありません。")))
         rows = [[str(r["experiment_id"]), str(r["package"]), self._word(_str(r["computed"])),
                  self._word(_str(r["decision"])), _str(r["override_reason"]) or "—",
-                 _str(r["decided_by"]) or "—", self._when(r["decided_at"]) or "–"]
+                 _str(r["decided_by"]) or "—", fmt_date(self._when(r["decided_at"]), self.lang)]
                 for r in o.to_dict(orient="records")]
         head = [self._t("experiment", "実験"), self._t("package", "パッケージ"),
                 self._t("computed", "計算された判定"), self._t("decided", "決定"),
@@ -774,7 +790,7 @@ class PortfolioReport:
                 "runs": pd.DataFrame([asdict(r) for r in self.run_log], columns=cols)}
 
     def summary_markdown(self) -> str:
-        """3–5 bullets."""
+        """3–5 bullets (data values HTML-escaped: Markdown renderers pass raw HTML through)."""
         k = self.kpis()
         cards = self.package_cards()
         promoted = [c for c in cards if c.status == "promoted"]
@@ -784,14 +800,14 @@ class PortfolioReport:
             f"{k['promoted']} promoted, {k['revised']} to revise, {k['reproduced']} promotions "
             "reproduced",
             f"- パッケージ {k['packages']}版、実験 {k['experiments']}件：テンプレート化 "
-            f"{k['promoted']}、改訂 {k['revised']}、再現された昇格 {k['reproduced']}")]
+            f"{k['promoted']}、改訂 {k['revised']}、再現されたテンプレート {k['reproduced']}")]
         if promoted:
-            items = ", ".join(f"{c.title} ({c.ref}"
+            items = ", ".join(f"{escape(c.title)} ({escape(c.ref)}"
                               + (f", {self._reproduced_text(*c.reproduced)}" if c.reproduced
                                  else "") + ")" for c in promoted[:3])
             lines.append(self._t(f"- promoted: {items}", f"- テンプレート化：{items}"))
         if revise:
-            items = ", ".join(f"{c.title} ({c.ref})" for c in revise[:3])
+            items = ", ".join(f"{escape(c.title)} ({escape(c.ref)})" for c in revise[:3])
             lines.append(self._t(f"- to revise: {items}", f"- 改訂：{items}"))
         n_over = len(self.credits.overrides)
         if n_over:
@@ -799,7 +815,7 @@ class PortfolioReport:
                                  f"- 計算と異なる判断 {n_over}件"))
         failed = self.failed_runs()
         if failed:
-            ids = ", ".join(r.id for r in failed[:5])
+            ids = ", ".join(escape(r.id) for r in failed[:5])
             lines.append(self._t(f"- {len(failed)} failed run(s): {ids}",
                                  f"- 失敗した実行 {len(failed)}件：{ids}"))
         elif k["last_run"]:
