@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -137,32 +135,16 @@ def test_targeting_sections_escaped_in_both_languages(worlds: dict[str, Path],
     assert 'class="num"' in targeting.packages_section().html
 
 
-def test_charts_are_used_when_present(targeting: TargetingView, score: SupportScoreView,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[str, dict[str, Any]]] = []
-
-    class Chart:
-        def _repr_html_(self) -> str:
-            return "<svg>chart</svg>"
-
-    def bar_chart(labels: list[str], values: list[float], **kw: Any) -> Chart:
-        calls.append(("bar", {"labels": labels, "values": values, **kw}))
-        return Chart()
-
-    def distribution_chart(values: list[float], **kw: Any) -> Chart:
-        calls.append(("distribution", {"values": values, **kw}))
-        return Chart()
-
-    fake = types.ModuleType("supportlab.report.charts")
-    fake.bar_chart = bar_chart  # type: ignore[attr-defined]
-    fake.distribution_chart = distribution_chart  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "supportlab.report.charts", fake)
-    assert '<div class="sl-figure"><svg>chart</svg></div>' in targeting.overview_section().html
-    assert '<div class="sl-figure">' in score.distribution_section().html
-    kinds = {k: kw for k, kw in calls}
-    assert kinds["bar"]["labels"] == ["launch-kit@1"] and kinds["bar"]["lang"] == "en"
-    assert len(kinds["distribution"]["values"]) == len(score.scores)
-    assert {"lang", "title", "xlabel", "markers"} <= set(kinds["distribution"])
+def test_charts(targeting: TargetingView, score: SupportScoreView) -> None:
+    bar = targeting.overview_section().html
+    assert '<figure class="sl-figure">' in bar and "<svg" in bar
+    r = targeting.rollouts[0]
+    assert f"launch-kit@1 {r.n_need:,}" in bar  # the alt text carries the numbers
+    forest = targeting.uplift_section().html
+    assert forest.count("<svg") == 1 and "shrunk" in forest
+    hist = score.distribution_section().html
+    assert "<svg" in hist and f"n = {len(score.scores):,}" in hist
+    assert "<svg" in score.components_section().html
 
 
 # -- support score ----------------------------------------------------------------------------------
@@ -216,15 +198,16 @@ def test_score_outputs_and_languages(worlds: dict[str, Path], score: SupportScor
 def test_score_without_an_earlier_date(worlds: dict[str, Path]) -> None:
     ws = sl.Workspace.open(worlds["promoted"], read_only=True)
     try:
-        first = ws.query("SELECT min(ts) AS t FROM events")["t"].iloc[0]
+        first = ws.query("SELECT min(joined_at) AS j FROM partners")["j"].iloc[0]
     finally:
         ws.close()
-    day = (pd.Timestamp(first).date() + pd.Timedelta(days=3)).isoformat()
+    day = (pd.Timestamp(first) + pd.Timedelta(days=5)).date()  # 28 days earlier: no partner yet
     v = views.support_score_view(worlds["promoted"], lang="en", as_of=day)
-    if v.previous is None:
-        assert "no movers" in v.movers_section().html.lower() or "could not" in \
-            v.movers_section().html
-    assert len(v.scores) > 0
+    assert v.previous is None and len(v.scores) >= 1
+    assert "could not be computed" in v.movers_section().html
+    assert "no movers" in v.notes_section().html
+    assert json.loads(v.to_json())["rises"] == []
+    assert len(v.summary_markdown().strip().splitlines()) == 3
 
 
 def test_bad_language(worlds: dict[str, Path]) -> None:

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import importlib
 import json
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,9 @@ import pandas as pd
 from supportlab.config.experiment import Experiment, load_experiment
 from supportlab.data.workspace import Workspace
 from supportlab.errors import SupportlabError
+from supportlab.report.charts import Chart, ForestRow, bar_chart, distribution_chart, forest_chart
 from supportlab.report.sections import Section, escape
+from supportlab.report.text import fmt_date, fmt_num
 
 __all__ = ["RolloutTarget", "SupportScoreView", "TargetingView", "support_score_view",
            "targeting_view"]
@@ -51,13 +52,7 @@ _COMPONENT_JA = {"login_recency": "ログインの新しさ", "completion": "動
 
 def _num(x: Any, digits: int = 2) -> str:
     """A number for a cell (``–`` when missing or not finite)."""
-    if x is None:
-        return "–"
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return "–"
-    return "–" if not math.isfinite(v) else f"{v:,.{digits}f}"
+    return fmt_num(_float(x), digits)
 
 
 def _float(x: Any) -> float | None:
@@ -106,24 +101,9 @@ def _p(text: str, cls: str = "") -> str:
     return f"<p{c}>{escape(text)}</p>"
 
 
-def _charts() -> Any:
-    """``supportlab.report.charts`` when it exists (another module), else ``None``."""
-    try:
-        return importlib.import_module("supportlab.report.charts")
-    except ImportError:
-        return None
-
-
-def _chart_html(make: Callable[[Any], Any]) -> str:
-    """A chart's HTML inside ``sl-figure`` (empty without the charts module or on failure)."""
-    mod = _charts()
-    if mod is None:
-        return ""
-    try:
-        chart = make(mod)
-    except Exception:  # a chart never breaks the view: the tables carry the data
-        return ""
-    return f'<div class="sl-figure">{chart._repr_html_()}</div>'
+def _chart(chart: Chart) -> str:
+    """A chart's ``<figure class="sl-figure">`` (the charts module escapes its text)."""
+    return chart._repr_html_()
 
 
 def _jsonable(v: Any) -> Any:
@@ -212,6 +192,7 @@ class RolloutTarget:
             (empirical Bayes on a random-effects pool), ``None`` before any estimate.
         pooled_effect / pooled_ci_lower / pooled_ci_upper: the raw pooled estimate.
         n_experiments: experiments pooled.
+        min_effect: the source experiment's ``decision.min_effect`` (``None`` when 0).
         total / total_lower / total_upper: the shrunk estimate (and interval) times ``n_need``.
         holdout_share / holdout_n: the control share a roll-out would keep, sized by power
             (``rollout_holdout``), and about how many partners that is; ``None`` when not sized.
@@ -240,6 +221,7 @@ class RolloutTarget:
     pooled_ci_lower: float | None
     pooled_ci_upper: float | None
     n_experiments: int
+    min_effect: float | None
     holdout_share: float | None
     holdout_n: int | None
     holdout_note: str
@@ -370,7 +352,8 @@ def _rollout(ws: Workspace, engine: Any, row: dict[str, Any], src: Experiment, d
         pooled_effect=_float(row.get("pooled_effect")),
         pooled_ci_lower=_float(row.get("pooled_ci_lower")),
         pooled_ci_upper=_float(row.get("pooled_ci_upper")),
-        n_experiments=int(row.get("n_experiments") or 0), holdout_share=h, holdout_n=hn,
+        n_experiments=int(row.get("n_experiments") or 0),
+        min_effect=src.min_effect if src.min_effect > 0 else None, holdout_share=h, holdout_n=hn,
         holdout_note=note, holdout_note_ja=note_ja, top=frame[shown].head(top),
         warnings=tuple(warns))
 
@@ -411,13 +394,13 @@ class TargetingView:
                 (self._t("partners who need one now", "いま必要なパートナー（延べ）"), f"{need:,}"),
                 (self._t("already have it", "受講済み（除外）"),
                  f"{sum(r.n_treated for r in self.rollouts):,}"),
-                (self._t("as of", "基準日"), self.as_of.isoformat())]
+                (self._t("as of", "基準日"), fmt_date(self.as_of, self.lang))]
         inner = _kpis(kpis)
         if self.rollouts:
             labels = [r.ref for r in self.rollouts]
             values = [float(r.n_need) for r in self.rollouts]
-            inner += _chart_html(lambda m: m.bar_chart(
-                labels, values, lang=self.lang,
+            inner += _chart(bar_chart(
+                labels, values, lang=self.lang, digits=0,
                 title=self._t("Partners who need each package now", "いま必要なパートナー数"),
                 xlabel=self._t("partners", "パートナー数")))
         else:
@@ -477,8 +460,29 @@ class TargetingView:
             "（DerSimonian–Laird のランダム効果）を、同じ指標の台帳全体の平均へ縮小（経験ベイズ）"
             "しています。たまたま大きく出た 1 回の実験を過大評価しないためです。合計はこれに"
             "対象社数を掛けた値です。試行中の版にはまだ最終的な推定がありません。")
-        inner = (_table(head, rows) if rows else "") + f'<aside class="sl-callout">{escape(note)}</aside>'
+        inner = (_table(head, rows) if rows else "") + self._forest()
+        inner += f'<aside class="sl-callout">{escape(note)}</aside>'
         return Section("uplift", _block(self._t("Expected uplift", "見込まれる効果"), inner))
+
+    def _forest(self) -> str:
+        """The pooled and shrunk estimates with intervals (a chart; empty without estimates)."""
+        rows = []
+        for r in self.rollouts:
+            if r.effect is None or r.ci_lower is None or r.ci_upper is None:
+                continue
+            if r.pooled_effect is not None and r.pooled_ci_lower is not None \
+                    and r.pooled_ci_upper is not None:
+                rows.append(ForestRow(f"{r.ref} " + self._t("pooled", "統合"), r.pooled_effect,
+                                      r.pooled_ci_lower, r.pooled_ci_upper))
+            rows.append(ForestRow(f"{r.ref} " + self._t("shrunk", "縮小"), r.effect, r.ci_lower,
+                                  r.ci_upper, n=r.n_experiments, emphasis=True))
+        if not rows:
+            return ""
+        bars = {r.min_effect for r in self.rollouts if r.effect is not None}
+        return _chart(forest_chart(
+            rows, lang=self.lang, min_effect=bars.pop() if len(bars) == 1 else None,
+            title=self._t("Expected uplift per partner (95% interval)",
+                          "パートナーあたりの見込み効果（95%区間）")))
 
     def strata_section(self) -> Section:
         """Candidates per stratum (the design's ``stratify_by``, else rank)."""
@@ -732,7 +736,8 @@ class SupportScoreView:
         head = [self._t("partner", "パートナー"), self._t("name", "名前"), self._t("rank", "ランク"),
                 self._t("score", "スコア")]
         if with_change:
-            head += [self._t(f"score on {self.previous}", f"{self.previous} のスコア"),
+            head += [self._t(f"score on {fmt_date(self.previous)}",
+                             f"{fmt_date(self.previous, 'ja')}のスコア"),
                      self._t("change", "変化")]
         return head
 
@@ -744,7 +749,7 @@ class SupportScoreView:
                 (self._t("mean score", "平均スコア"), _num(s.mean(), 1)),
                 (self._t("median", "中央値"), _num(s.median(), 1)),
                 (self._t("below 40", "40 未満"), f"{(s < 40).mean():.0%}" if len(s) else "–"),
-                (self._t("as of", "基準日"), self.as_of.isoformat())]
+                (self._t("as of", "基準日"), fmt_date(self.as_of, self.lang))]
         text = self._t(f"The support score (0–100) sums five components of the last "
                        f"{self.lookback_days} days; a low score marks a partner who needs support.",
                        f"支援スコア（0〜100）は直近 {self.lookback_days} 日の 5 つの要素の合計です。"
@@ -756,8 +761,8 @@ class SupportScoreView:
         """A histogram of the score (a chart when available) and the count per 10-point band."""
         d = self.distribution()
         med = float(self.scores["support_score"].median()) if len(self.scores) else None
-        chart = _chart_html(lambda m: m.distribution_chart(
-            list(self.scores["support_score"].astype(float)), lang=self.lang,
+        chart = _chart(distribution_chart(
+            list(self.scores["support_score"].astype(float)), lang=self.lang, digits=1, log=False,
             title=self._t("Support score of every partner", "全パートナーの支援スコア"),
             xlabel=self._t("support score", "支援スコア"),
             markers=None if med is None else {self._t("median", "中央値"): med}))
@@ -776,6 +781,12 @@ class SupportScoreView:
         inner = _table([self._t("component", "要素"), self._t("weight (max points)", "配点"),
                         self._t("mean points", "平均点"), self._t("of the maximum", "満点比")],
                        rows)
+        inner = _chart(bar_chart(
+            [self._component(str(k)) for k in c["component"]],
+            [100 * float(x) for x in c["share_of_max"]], lang=self.lang, digits=0,
+            title=self._t("Mean points as a share of each component's maximum",
+                          "要素ごとの平均点（満点に対する割合）"),
+            xlabel=self._t("% of the maximum", "満点比（%）"))) + inner
         weakest = c.sort_values("share_of_max").iloc[0]["component"] if len(c) else None
         if weakest is not None:
             inner += _p(self._t(f"Weakest on average: {self._component(str(weakest))}.",
@@ -790,8 +801,8 @@ class SupportScoreView:
                 "The score could not be computed for an earlier date: no movers.",
                 "以前の日付のスコアを計算できないため、変化は示せません。"), "sl-muted")))
         rise, fall = self.movers()
-        inner = _p(self._t(f"Change from {self.previous} to {self.as_of}.",
-                           f"{self.previous} から {self.as_of} への変化。"))
+        inner = _p(self._t(f"Change from {fmt_date(self.previous)} to {fmt_date(self.as_of)}.",
+                           f"{fmt_date(self.previous, 'ja')}から{fmt_date(self.as_of, 'ja')}への変化。"))
         for label, frame in ((self._t("Largest rises", "上昇が大きい"), rise),
                              (self._t("Largest falls", "低下が大きい"), fall)):
             inner += f"<h3>{escape(label)}</h3>" + (
