@@ -148,3 +148,97 @@ def test_money_metric_scaled_in_yen(report: ExperimentReport) -> None:
         report.evaluation, metric="pipeline_amount_post"))
     assert money.in_yen and money.scaled()["unit"] == "yen"
     assert "¥" in money.first_screen().html
+
+
+@pytest.fixture(scope="module")
+def report_ja(world: tuple[Path, Path]) -> ExperimentReport:
+    root, path = world
+    return experiment_report(root, path, lang="ja", permutations=0)
+
+
+def _segmented(r: ExperimentReport) -> ExperimentReport:
+    from supportlab.stats.segments import SegmentEffects
+
+    p = r.evaluation.primary
+    wide = dataclasses.replace(p, effect=p.effect / 2, ci_lower=p.ci_lower - 1.25,
+                               ci_upper=p.ci_upper + 0.75)
+    seg = SegmentEffects(segment="rank", method=p.method, adjust="holm", confidence_level=0.95,
+                         estimates=(p, wide), labels=("A", "B"), p_adjusted=(0.04, 0.5),
+                         levels=(0.975, 0.975), heterogeneity_q=0.5, heterogeneity_df=1,
+                         heterogeneity_p=0.48, expected_uplift=(0.1, 0.1),
+                         expected_uplift_sd=(0.1, 0.1))
+    return dataclasses.replace(r, evaluation=dataclasses.replace(r.evaluation, segments=(seg,)))
+
+
+def _alt(html: str) -> str:
+    import re
+
+    m = re.search(r'<figure class="sl-figure"><div role="img" aria-label="([^"]*)"', html)
+    assert m, "no chart"
+    return m.group(1)
+
+
+def test_effect_chart_on_first_screen(report: ExperimentReport, report_ja: ExperimentReport) -> None:
+    from supportlab.report.text import fmt_num
+
+    p = report.evaluation.primary
+    alt = _alt(report.first_screen().html)
+    assert fmt_num(p.effect) in alt and fmt_num(p.ci_lower) in alt and fmt_num(p.ci_upper) in alt
+    assert "worth a template from 0.20" in alt
+    assert "<svg" in report.first_screen().html
+    ja = _alt(report_ja.first_screen().html)
+    assert "95%信頼区間" in ja and "テンプレート化の基準は0.20以上" in ja
+
+
+def test_funnel_chart_in_flow(report: ExperimentReport, report_ja: ExperimentReport) -> None:
+    from supportlab.report.text import fmt_pct
+
+    alt = _alt(report.flow_section().html)
+    last = next(a for a in report.flow.arms if a.arm == "control")
+    assert alt.startswith("Share reaching &#x27;") and "control " + fmt_pct(
+        last.counts[-2] / last.counts[0], 0) in alt
+    html = report_ja.flow_section().html
+    assert "割付 <b>" in html and "分析対象" in html and "到達した割合" in _alt(html)
+
+
+def test_forest_chart_in_segments(report: ExperimentReport, report_ja: ExperimentReport) -> None:
+    assert not report.evaluation.segments  # the fixture declares none: no chart then
+    assert report.forest_figure() is None and "sl-figure" not in report.segments_section().html
+    seg = _segmented(report)
+    html = seg.segments_section().html
+    alt = _alt(html)
+    e = seg.evaluation.segments[0].estimates[1]
+    assert "rank: B" in alt and f"{e.ci_lower:,.2f}" in alt and "all partners" in alt
+    assert "Holm" in html and "declared" in html
+    ja = _segmented(report_ja).segments_section().html
+    assert "全体" in _alt(ja) and "分析前に実験ファイル" in ja
+
+
+def test_distribution_chart_only_with_outcomes(report: ExperimentReport) -> None:
+    assert "sl-figure" not in report.heavy_tail_section().html
+    assert report.distribution_figure() is None
+    with_y = dataclasses.replace(report, outcomes={"control": [0.0, 1.0, 2.0, 40.0],
+                                                   "treatment": [1.0, 3.0, 5.0, 7.0]})
+    alt = _alt(with_y.heavy_tail_section().html)
+    assert "n = 8" in alt and "control mean 10.75" in alt and "treatment mean 4.00" in alt
+
+
+def test_japanese_page_words(report: ExperimentReport, report_ja: ExperimentReport) -> None:
+    from supportlab.report.text import GUARDRAIL_WORDS
+
+    ev = report_ja.evaluation
+    bad = dataclasses.replace(ev, srm=dataclasses.replace(ev.srm, mismatch=True, p_value=1e-7))
+    r = dataclasses.replace(report_ja, evaluation=bad, trust=trust_gate(bad))
+    gate = r.first_screen().html
+    assert "割付比率（SRM）" in gate and "sample-ratio" not in gate
+    en = dataclasses.replace(report, evaluation=dataclasses.replace(
+        report.evaluation, srm=dataclasses.replace(report.evaluation.srm, mismatch=True,
+                                                   p_value=1e-7)))
+    en = dataclasses.replace(en, trust=trust_gate(en.evaluation))
+    assert "sample ratio (SRM)" in en.first_screen().html
+    g = report_ja.guardrails_section().html
+    for gr in ev.guardrails:
+        assert GUARDRAIL_WORDS["ja"][gr.status] in g
+        if gr.relative:
+            assert "（相対）" in g
+    assert "年" in report_ja.looks_section().html

@@ -554,11 +554,14 @@ def distribution_chart(values: Sequence[float], *, lang: str = "en", title: str 
         ax = fig.add_subplot()
         _title(ax, title)
         arr = np.asarray(vals)
-        if heavy and arr.max() > 0:
-            pos = arr[arr > 0]
-            lo = float(pos.min())
-            bins: int | list[float] = [0.0, *(float(e) for e in
-                                              np.geomspace(lo, float(arr.max()) * 1.0001, 30))]
+        bins: int | list[float]
+        if heavy and arr.max() > 0 and arr.min() > 0:
+            bins = [float(e) for e in np.geomspace(float(arr.min()) * 0.9999,
+                                                    float(arr.max()) * 1.0001, 31)]
+            ax.set_xscale("log")
+        elif heavy and arr.max() > 0:
+            lo = float(arr[arr > 0].min())
+            bins = [0.0, *(float(e) for e in np.geomspace(lo, float(arr.max()) * 1.0001, 30))]
             ax.set_xscale("symlog", linthresh=lo, linscale=0.4)
             top = math.floor(math.log10(float(arr.max())))
             ticks = [10.0**k for k in range(math.ceil(math.log10(lo)), top + 1)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,30 @@ from supportlab.config.experiment import Experiment, load_experiment
 from supportlab.data.workspace import Workspace
 from supportlab.design.evaluate import Evaluation, evaluate
 from supportlab.design.ledger import read_ledger
+from supportlab.report.charts import (
+    Chart,
+    ForestRow,
+    distribution_chart,
+    effect_chart,
+    forest_chart,
+    funnel_chart,
+)
 from supportlab.report.evidence import BALANCE_P_THRESHOLD, EvidenceRating, rate_evidence
 from supportlab.report.flow import ConsortFlow, consort_flow
 from supportlab.report.sections import Section, escape
-from supportlab.report.text import DECISION_ICONS, DECISION_WORDS
+from supportlab.report.text import (
+    CHECK_WORDS,
+    DECISION_ICONS,
+    DECISION_WORDS,
+    GUARDRAIL_WORDS,
+    fmt_ci,
+    fmt_date,
+    fmt_num,
+    fmt_pct,
+    fmt_yen,
+    stage_label,
+    word,
+)
 
 #: the decision's icon and word per language (kept here under their old names)
 ICONS = DECISION_ICONS
@@ -57,24 +77,21 @@ def trust_gate(ev: Evaluation) -> TrustGate:
     return TrustGate(passed=not fails, failures=tuple(fails))
 
 
-def _num(x: float, digits: int = 2) -> str:
-    return "–" if x is None or not math.isfinite(x) else f"{x:,.{digits}f}"
-
-
 def _sentence(ev: Evaluation, lang: str, title: str) -> str:
     p = ev.primary
     me = ev.decision_detail.evidence.get("min_effect", 0.0)
-    eff, lo, hi = _num(p.effect), _num(p.ci_lower), _num(p.ci_upper)
+    eff = fmt_num(p.effect)
+    ci = fmt_ci(p.ci_lower, p.ci_upper, 2, lang, level=p.confidence_level)
     metric = ev.metric.replace("_", " ")
     if lang == "ja":
-        base = (f"{title}は{metric}をパートナーあたり{eff}変えました（95%信頼区間 {lo}〜{hi}）。"
+        base = (f"{title}は{metric}をパートナーあたり{eff}変えました（{ci}）。"
                 f"テンプレート化の基準は{me:g}です。")
         tail = {"promote": "テンプレート化します。", "revise": "改訂してください。",
                 "continue": "まだ結論は出ません：継続します。", "stop": "中止します。"}
         return base + tail[ev.decision]
     verb = "raised" if p.effect >= 0 else "lowered"
-    base = (f"{title} {verb} {metric} by {_num(abs(p.effect))} per partner "
-            f"(95% CI {lo} to {hi})")
+    base = (f"{title} {verb} {metric} by {fmt_num(abs(p.effect))} per partner "
+            f"({ci})")
     tail = {"promote": f", above the {me:g} that makes it worth a template: promote it.",
             "revise": f"; the {me:g} that makes it worth a template is not reached: revise it.",
             "continue": f"; too early to tell against the {me:g} needed: continue.",
@@ -111,6 +128,8 @@ class ExperimentReport:
         horizon_days: the experiment's horizon.
         n_base: partners assigned (the base the effect is scaled over).
         yaml_text: the experiment file as written (for the appendix).
+        outcomes: per arm, the analysed partners' primary outcomes (``None``: not available;
+            the heavy-tail panel then has no distribution chart).
     """
 
     evaluation: Evaluation
@@ -122,6 +141,7 @@ class ExperimentReport:
     horizon_days: int
     n_base: int
     yaml_text: str = ""
+    outcomes: Mapping[str, Sequence[float]] | None = None
 
     @property
     def sentence(self) -> str:
@@ -154,6 +174,69 @@ class ExperimentReport:
         out.extend(ev.primary.warnings[:1])
         return out[:3]
 
+    # ---- charts ---------------------------------------------------------------------------
+    def effect_figure(self) -> Chart:
+        """The primary effect and its interval against zero, with the ``min_effect`` band."""
+        ev = self.evaluation
+        p = ev.primary
+        me = ev.decision_detail.evidence.get("min_effect")
+        unit = (self._t("yen", "円") if self.in_yen else "")
+        title = self._t(f"Effect on {ev.metric.replace('_', ' ')} per partner",
+                        f"パートナーあたりの効果：{ev.metric.replace('_', ' ')}")
+        return effect_chart(p.effect, p.ci_lower, p.ci_upper,
+                            min_effect=float(me) if isinstance(me, (int, float)) else None,
+                            lang=self.lang, title=title, unit=unit,
+                            level=p.confidence_level, digits=0 if self.in_yen else 2)
+
+    def funnel_figure(self) -> Chart:
+        """Per arm, the share of the assigned partners reaching each step of the package."""
+        steps: list[str] = []
+        shares: dict[str, list[float]] = {}
+        for a in self.flow.arms:
+            pairs = [(s, c) for s, c in zip(a.stages, a.counts, strict=True) if s != "analysed"]
+            if not steps:
+                steps = [s for s, _ in pairs]
+            if [s for s, _ in pairs] != steps:
+                continue
+            base = a.counts[0]
+            shares[a.arm] = [c / base if base else float("nan") for _, c in pairs]
+        return funnel_chart([stage_label(s, self.lang) for s in steps], shares, lang=self.lang,
+                            title=self._t("Share of assigned partners reaching each step",
+                                          "各ステップに到達したパートナーの割合（割付に対して）"))
+
+    def forest_figure(self) -> Chart | None:
+        """Each segment level's effect with its adjusted interval, and the overall effect
+        (``None`` when no segment was declared)."""
+        ev = self.evaluation
+        rows = [ForestRow(label=f"{seg.segment}: {lab}", effect=e.effect, lower=e.ci_lower,
+                          upper=e.ci_upper, n=e.n_control + e.n_treatment)
+                for seg in ev.segments for lab, e in zip(seg.labels, seg.estimates, strict=True)]
+        if not rows:
+            return None
+        p = ev.primary
+        rows.append(ForestRow(label=self._t("all partners", "全体"), effect=p.effect,
+                              lower=p.ci_lower, upper=p.ci_upper, n=p.n_control + p.n_treatment,
+                              emphasis=True))
+        me = ev.decision_detail.evidence.get("min_effect")
+        return forest_chart(rows, lang=self.lang,
+                            title=self._t("Effect by segment (adjusted intervals)",
+                                          "セグメント別の効果（調整済み区間）"),
+                            min_effect=float(me) if isinstance(me, (int, float)) else None)
+
+    def distribution_figure(self) -> Chart | None:
+        """The analysed partners' primary outcomes with each arm's raw mean (``None`` when the
+        report carries no per-partner outcomes)."""
+        if not self.outcomes:
+            return None
+        values = [float(v) for vals in self.outcomes.values() for v in vals]
+        markers = {self._t(f"{arm} mean", f"{arm}の平均"): sum(map(float, vals)) / len(vals)
+                   for arm, vals in self.outcomes.items() if len(vals)}
+        metric = self.evaluation.metric.replace("_", " ")
+        return distribution_chart(values, lang=self.lang,
+                                  title=self._t(f"Distribution of {metric} per partner",
+                                                f"パートナーごとの{metric}の分布"),
+                                  xlabel=metric, markers=markers)
+
     # ---- sections -------------------------------------------------------------------------
     def first_screen(self) -> Section:
         """Badge (or trust gate), the sentence, key numbers, caveats."""
@@ -167,25 +250,28 @@ class ExperimentReport:
             parts.append(f'<p class="sl-badge sl-{d}">{ICONS[d]} {escape(WORDS[self.lang][d])}</p>')
         else:
             muted = ' class="sl-muted"'
-            rows = "".join(f"<li>{escape(f['check'])}: {escape(_num(f['value'], 4))} "
-                           f"&lt; {escape(f['threshold'])}</li>" for f in self.trust.failures)
+            rows = "".join(f"<li>{escape(word(CHECK_WORDS, f['check'], self.lang))}: "
+                           f"{escape(fmt_num(f['value'], 4))} &lt; {escape(f['threshold'])}</li>"
+                           for f in self.trust.failures)
             parts.append(f'<div class="sl-gate"><p class="sl-badge sl-untrusted">{ICONS["untrusted"]} '
                          f'{escape(WORDS[self.lang]["untrusted"])}</p><ul>{rows}</ul></div>')
         parts.append(f'<p class="sl-sentence"{muted}>{escape(self.sentence)}</p>')
         s = self.scaled()
         p = ev.primary
-        kpis = [("effect" if not ja else "効果", _num(p.effect)),
-                ("95% CI" if not ja else "95%信頼区間", f"{_num(p.ci_lower)} – {_num(p.ci_upper)}"),
+        kpis = [("effect" if not ja else "効果", fmt_num(p.effect)),
+                ("95% CI" if not ja else "95%信頼区間",
+                 f"{fmt_num(p.ci_lower)} – {fmt_num(p.ci_upper)}"),
                 ("n control / treatment" if not ja else "n 対照 / 処置",
                  f"{ev.n_control:,} / {ev.n_treatment:,}"),
                 ("per quarter over the base" if not ja else "四半期あたり（全体）",
-                 ("¥" if self.in_yen else "") + _num(s["program_per_quarter"],
-                                                     0 if self.in_yen else 1)),
+                 fmt_yen(s["program_per_quarter"], self.lang) if self.in_yen
+                 else fmt_num(s["program_per_quarter"], 1)),
                 ("evidence" if not ja else "エビデンス",
                  f'<span class="sl-rating">{self.evidence.stars} {self.evidence.score}/5</span>')]
         parts.append(f'<div class="sl-kpis"{muted}>' + "".join(
             f'<div class="sl-kpi"><b>{v if "sl-rating" in v else escape(v)}</b>'
             f"<span>{escape(k)}</span></div>" for k, v in kpis) + "</div>")
+        parts.append(f"<div{muted}>{self.effect_figure().html()}</div>")
         parts.append('<ul class="sl-caveats">' + "".join(
             f"<li>{escape(c)}</li>" for c in self.caveats()) + "</ul>")
         h = escape(f"{self.title} — {ev.experiment_id}")
@@ -197,9 +283,9 @@ class ExperimentReport:
         ja = self.lang == "ja"
         rows = []
         for a in self.flow.arms:
-            cells = " → ".join(f"{escape(s)} <b>{c:,}</b>" for s, c in zip(a.stages, a.counts,
-                                                                          strict=True))
-            lm = escape(a.loses_most) if a.loses_most else "–"
+            cells = " → ".join(f"{escape(stage_label(s, self.lang))} <b>{c:,}</b>"
+                               for s, c in zip(a.stages, a.counts, strict=True))
+            lm = escape(stage_label(a.loses_most, self.lang)) if a.loses_most else "–"
             rows.append(f"<tr><td>{escape(a.arm)}</td><td>{cells}</td><td>{lm}</td>"
                         f'<td class="num">{a.lost:,}</td></tr>')
         head = ("<tr><th>群</th><th>流れ</th><th>最大の離脱</th><th>人数</th></tr>" if ja else
@@ -216,7 +302,8 @@ class ExperimentReport:
         else:
             title_lead = ""
         return Section("flow", f'<section class="sl-section"><h2>{title}</h2>{title_lead}'
-                       f'<table class="sl-table">{head}{"".join(rows)}</table></section>')
+                       f'<table class="sl-table">{head}{"".join(rows)}</table>'
+                       f"{self.funnel_figure().html()}</section>")
 
     def _t(self, en: str, ja: str) -> str:
         return ja if self.lang == "ja" else en
@@ -227,7 +314,7 @@ class ExperimentReport:
         p = ev.primary
         rows = [[self._t("effect of being offered the package (everyone assigned)",
                          "パッケージを提供された効果（割付された全員）"),
-                 _num(p.effect), f"{_num(p.ci_lower)} – {_num(p.ci_upper)}",
+                 fmt_num(p.effect), f"{fmt_num(p.ci_lower)} – {fmt_num(p.ci_upper)}",
                  f"{ev.n_control:,} / {ev.n_treatment:,}"]]
         note = ""
         c = ev.complier
@@ -237,13 +324,13 @@ class ExperimentReport:
         else:
             rows.append([self._t("effect on partners who actually used it",
                                  "実際に使ったパートナーへの効果"),
-                         _num(c.effect), f"{_num(c.ci_lower)} – {_num(c.ci_upper)}", "–"])
+                         fmt_num(c.effect), f"{fmt_num(c.ci_lower)} – {fmt_num(c.ci_upper)}", "–"])
             if (c.ci_upper < 0 < p.effect) or (c.ci_lower > 0 > p.effect):
                 note = self._t("The two effects disagree in sign: read the complier effect with care.",
                                "2つの効果の符号が食い違います。慎重に読んでください。")
         up = ev.uptake
         uptake = "; ".join(f"{r.arm}: {int(r.n_opened):,}/{int(r.n_assigned):,} "
-                           f"({_num(100 * float(r.uptake_share), 0)}%)" for r in up.itertuples())
+                           f"({fmt_pct(r.uptake_share, 0)})" for r in up.itertuples())
         head = [self._t("effect", "効果"), self._t("estimate", "推定値"),
                 self._t("95% CI", "95%信頼区間"), "n"]
         inner = (_table(head, rows, muted=not self.trust.passed)
@@ -256,8 +343,8 @@ class ExperimentReport:
         rows = []
         for seg in self.evaluation.segments:
             for lab, e, pa in zip(seg.labels, seg.estimates, seg.p_adjusted, strict=True):
-                rows.append([seg.segment, lab, _num(e.effect),
-                             f"{_num(e.ci_lower)} – {_num(e.ci_upper)}", _num(pa, 3),
+                rows.append([seg.segment, lab, fmt_num(e.effect),
+                             f"{fmt_num(e.ci_lower)} – {fmt_num(e.ci_upper)}", fmt_num(pa, 3),
                              f"{e.n_control:,} / {e.n_treatment:,}"])
         if not rows:
             inner = f"<p>{escape(self._t('No segments declared.', 'セグメントの指定はありません。'))}</p>"
@@ -267,12 +354,22 @@ class ExperimentReport:
                             self._t("adjusted CI (Holm)", "調整済み区間（Holm）"),
                             self._t("adjusted p", "調整済みp"), "n"], rows,
                            muted=not self.trust.passed)
+            note = self._t(
+                "Segments declared in the experiment file before the analysis (decision.segments); "
+                "each segment's intervals are widened (Holm) for the number of its levels. The "
+                "diamond is the overall effect with its 95% interval.",
+                "セグメントは分析前に実験ファイル（decision.segments）で指定したものです。各セグメントの"
+                "区間は水準の数に応じて広げています（Holm法）。ひし形は全体の効果と95%信頼区間です。")
+            chart = self.forest_figure()
+            inner += f'<p class="sl-muted">{escape(note)}</p>' + (chart.html() if chart else "")
         return Section("segments", _block(self._t("Segments", "セグメント"), inner))
 
     def guardrails_section(self) -> Section:
         """Each guardrail with its non-inferiority margin and status."""
-        rows = [[g.metric, f"{g.margin:g}{' (rel.)' if g.relative else ''}", _num(g.effect, 3),
-                 f"{_num(g.lower, 3)} – {_num(g.upper, 3)}", g.status]
+        rel = self._t(" (rel.)", "（相対）")
+        rows = [[g.metric, f"{g.margin:g}{rel if g.relative else ''}", fmt_num(g.effect, 3),
+                 f"{fmt_num(g.lower, 3)} – {fmt_num(g.upper, 3)}",
+                 word(GUARDRAIL_WORDS, g.status, self.lang)]
                 for g in self.evaluation.guardrails]
         inner = (_table([self._t("guardrail", "ガードレール"), self._t("margin", "許容幅"),
                          self._t("effect", "効果"), self._t("interval", "区間"),
@@ -286,16 +383,22 @@ class ExperimentReport:
         may = (self._t("the final look: any decision", "最終評価：すべての判定が可能") if ev.final
                else self._t("an interim look: only an early stop (harm) or continue",
                             "中間評価：早期中止（有害）または継続のみ"))
-        text = self._t(f"Look {ev.look} of {ev.looks} (as of {ev.as_of}): {may}.",
-                       f"{ev.looks}回中{ev.look}回目の評価（{ev.as_of}時点）：{may}。")
+        try:
+            as_of = fmt_date(ev.as_of, self.lang)
+        except ValueError:  # not an ISO date: shown as stored
+            as_of = str(ev.as_of)
+        text = self._t(f"Look {ev.look} of {ev.looks} (as of {as_of}): {may}.",
+                       f"{ev.looks}回中{ev.look}回目の評価（{as_of}時点）：{may}。")
         return Section("looks", _block(self._t("Looks", "評価の回数"), f"<p>{escape(text)}</p>"))
 
     def diagnosis_section(self) -> Section:
         """Where the package breaks: the stage that loses most per arm, failed guardrails."""
         items = [self._t(f"{a.arm}: most partners lost before '{a.loses_most}' ({a.lost:,})",
-                         f"{a.arm}：「{a.loses_most}」の手前で最も多く離脱（{a.lost:,}）")
+                         f"{a.arm}：「{stage_label(a.loses_most, 'ja')}」の手前で最も多く離脱"
+                         f"（{a.lost:,}）")
                  for a in self.flow.arms if a.loses_most]
-        items += [self._t(f"guardrail {g.metric}: {g.status}", f"ガードレール {g.metric}：{g.status}")
+        items += [self._t(f"guardrail {g.metric}: {g.status}",
+                          f"ガードレール {g.metric}：{word(GUARDRAIL_WORDS, g.status, 'ja')}")
                   for g in self.evaluation.guardrails if g.status != "ok"]
         inner = "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>"
         return Section("diagnosis", _block(self._t("Where it breaks", "どこで崩れるか"), inner))
@@ -305,16 +408,18 @@ class ExperimentReport:
         p = self.evaluation.primary
         det = p.details or {}
         rand_p = det.get("randomization_p_value")
-        rows = [[self._t("raw mean, control", "素の平均（対照）"), _num(p.raw_mean_control, 3),
+        rows = [[self._t("raw mean, control", "素の平均（対照）"), fmt_num(p.raw_mean_control, 3),
                  f"{p.n_control:,}"],
-                [self._t("raw mean, treatment", "素の平均（処置）"), _num(p.raw_mean_treatment, 3),
+                [self._t("raw mean, treatment", "素の平均（処置）"), fmt_num(p.raw_mean_treatment, 3),
                  f"{p.n_treatment:,}"],
-                [self._t("model p-value", "モデルのp値"), _num(p.p_value, 4), "–"],
+                [self._t("model p-value", "モデルのp値"), fmt_num(p.p_value, 4), "–"],
                 [self._t("randomization p-value", "無作為化検定のp値"),
-                 _num(rand_p, 4) if isinstance(rand_p, (int, float)) else "–",
+                 fmt_num(rand_p, 4) if isinstance(rand_p, (int, float)) else "–",
                  f"{det.get('randomization_redraws', 0):,}"]]
         warn = "".join(f'<p class="sl-warn">{escape(w)}</p>' for w in p.warnings)
-        inner = _table(["", self._t("value", "値"), "n"], rows) + warn
+        chart = self.distribution_figure()
+        inner = (_table(["", self._t("value", "値"), "n"], rows) + warn
+                 + (chart.html() if chart else ""))
         return Section("heavy_tail", _block(self._t("Heavy tails", "裾の重い分布"), inner))
 
     def how_to_read(self) -> Section:
