@@ -165,3 +165,27 @@ def test_import_does_not_touch_matplotlib_and_font_comes_from_the_package() -> N
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert Path(out).suffix == ".ttf" and "matplotlib_fontja" in out
+
+
+def test_labels_are_not_math_and_ticks_are_plain_numbers() -> None:
+    c = ch.bar_chart(["$x$ and $100", "b"], [1_500_000.0, 2.0], lang="en", title="$5 deals",
+                     xlabel="$")
+    assert "$5 deals" in c.html() and c.svg.startswith("<svg")
+    money = ch.effect_chart(250_000, -20_000, 1_500_000, min_effect=100_000, lang="ja",
+                            title="t", unit="円")
+    assert money.alt == "効果 25万円（95%信頼区間 -2万円〜150万円）。テンプレート化の基準は10万円以上。"
+    en = ch.effect_chart(250_000, -20_000, 1_500_000, min_effect=100_000, lang="en",
+                         title="t", unit="yen")
+    assert en.alt == ("Effect ¥250,000 (95% CI -¥20,000 to ¥1,500,000); worth a template from "
+                      "¥100,000.")
+    assert ch._tick(1_500_000) == "1,500,000" and ch._tick(0.25) == "0.25" and ch._tick(-2) == "-2"
+
+
+def test_timeline_of_a_single_day_and_a_long_span() -> None:
+    one = ch.timeline_chart([TimelineItem("x", dt.date(2026, 6, 1), dt.date(2026, 6, 1), "stop")],
+                            lang="en", title="t")
+    assert "1 Jun 2026–1 Jun 2026, stop" in one.alt
+    years = [TimelineItem(f"e{i}", dt.date(2024 + i // 4, 1 + 3 * (i % 4), 1),
+                          dt.date(2024 + i // 4, 3 + 3 * (i % 4), 28), None) for i in range(12)]
+    long = ch.timeline_chart(years, lang="ja", title="t")
+    assert long.alt.count("判定前") == 12 and len(long.svg) < 150_000

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from supportlab.report.sections import escape
-from supportlab.report.text import DECISION_WORDS, fmt_ci, fmt_date, fmt_num, fmt_pct
+from supportlab.report.text import DECISION_WORDS, fmt_ci, fmt_date, fmt_num, fmt_pct, fmt_yen
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -57,6 +57,7 @@ DECISION_COLOURS: dict[str | None, str] = {
 ARM_COLOURS = ("#7f7f7f", "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00")
 _INK, _MUTED, _BAND = "#222222", "#666666", "#009E73"
 
+_YEN_UNITS = frozenset({"yen", "円", "¥"})
 _NO_DATA = {"en": "no data", "ja": "データなし"}
 _PENDING = {"en": "not decided", "ja": "判定前"}
 
@@ -161,7 +162,8 @@ def _rc() -> dict[str, Any]:
             "font.family": [_family(), FALLBACK_FAMILY], "font.size": 9.0,
             "axes.edgecolor": "#bbbbbb", "axes.labelcolor": _INK, "xtick.color": _MUTED,
             "ytick.color": _INK, "axes.spines.top": False, "axes.spines.right": False,
-            "svg.image_inline": True, "path.simplify": True}
+            "svg.image_inline": True, "path.simplify": True,
+            "text.parse_math": False}  # a "$" in a label is a dollar sign, not math
 
 
 _PROLOG = re.compile(r"\A.*?(?=<svg\b)", re.S)
@@ -229,6 +231,24 @@ def _span(values: Sequence[float], pad: float = 0.08) -> tuple[float, float]:
     return lo - pad * width, hi + pad * width
 
 
+def _tick(x: float, _pos: int | None = None) -> str:
+    """A tick label: ``1,500,000``, ``0.25``, ``-2`` (plain digits, no offset or exponent)."""
+    if x == 0:
+        return "0"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.6g}"
+
+
+def _plain_ticks(ax: Axes, axis: str = "x") -> None:
+    """Plain number tick labels (matplotlib would write ``1e6`` offsets and math text)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_formatter(FuncFormatter(_tick))
+    target.set_minor_formatter(NullFormatter())
+
+
 def _suffix(unit: str) -> str:
     """`` partners`` after a number; Japanese units (``件``, ``円``) follow without a space."""
     if not unit:
@@ -252,7 +272,8 @@ def effect_chart(effect: float, lower: float, upper: float, *, min_effect: float
         min_effect: the smallest effect worth a template (``None``: no band).
         lang: ``en`` or ``ja``.
         title: the caption (also drawn in the chart).
-        unit: appended to the numbers of the alt text (``partners``, ``円``...).
+        unit: appended to the numbers (``partners``, ``件``...); ``yen``, ``円`` or ``¥``
+            format them as money (:func:`~supportlab.report.text.fmt_yen`).
         level: the interval's confidence level.
         digits: decimals of the numbers.
 
@@ -263,16 +284,20 @@ def effect_chart(effect: float, lower: float, upper: float, *, min_effect: float
         return _no_data(title, lang)
     ja = lang == "ja"
     band = min_effect if min_effect is not None and math.isfinite(min_effect) else None
-    u = _suffix(unit)
-    e_txt = fmt_num(effect, digits)
-    ci = fmt_ci(lower, upper, digits, lang, level=level)
+    money = unit in _YEN_UNITS
+
+    def num(x: float | None) -> str:
+        return fmt_yen(x, lang) if money else fmt_num(x, digits)
+
+    u = "" if money else _suffix(unit)
+    e_txt = num(effect)
+    ci = fmt_ci(lower, upper, digits, lang, level=level, fmt=num)
     if ja:
         alt = f"効果 {e_txt}{u}（{ci}）"
-        alt += f"。テンプレート化の基準は{fmt_num(band, digits)}{u}以上。" if band is not None else "。"
+        alt += f"。テンプレート化の基準は{num(band)}{u}以上。" if band is not None else "。"
     else:
         alt = f"Effect {e_txt}{u} ({ci})"
-        alt += (f"; worth a template from {fmt_num(band, digits)}{u}." if band is not None
-                else ".")
+        alt += f"; worth a template from {num(band)}{u}." if band is not None else "."
 
     def draw(fig: Figure) -> None:
         ax = fig.add_subplot()
@@ -283,8 +308,8 @@ def effect_chart(effect: float, lower: float, upper: float, *, min_effect: float
             x1 = max(x1, band + 0.25 * (x1 - x0))
             ax.axvspan(band, x1, color=_BAND, alpha=0.12, lw=0)
             ax.axvline(band, color=_BAND, lw=1, ls="--")
-            lab = (f"テンプレート化の基準（{fmt_num(band, digits)}以上）" if ja
-                   else f"worth a template (≥ {fmt_num(band, digits)})")
+            lab = (f"テンプレート化の基準（{num(band)}以上）" if ja
+                   else f"worth a template (≥ {num(band)})")
             ax.text(band, 0.92, " " + lab, color="#00664a", fontsize=8, va="top",
                     transform=ax.get_xaxis_transform())
         ax.axvline(0, color=_INK, lw=1)
@@ -293,12 +318,13 @@ def effect_chart(effect: float, lower: float, upper: float, *, min_effect: float
         ax.annotate(e_txt, (effect, 0), xytext=(0, 10), textcoords="offset points",
                     ha="center", fontsize=9, color=_INK)
         for x in (lower, upper):
-            ax.annotate(fmt_num(x, digits), (x, 0), xytext=(0, -16), textcoords="offset points",
+            ax.annotate(num(x), (x, 0), xytext=(0, -16), textcoords="offset points",
                         ha="center", fontsize=8, color=_MUTED)
         ax.set_xlim(x0, x1)
         ax.set_ylim(-0.8, 0.8)
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
+        _plain_ticks(ax)
         ax.set_xlabel(("効果" if ja else "effect") + (f"（{unit}）" if ja and unit else
                                                    f" ({unit})" if unit else ""))
 
@@ -369,6 +395,7 @@ def forest_chart(rows: Sequence[ForestRow], *, lang: str = "en", title: str = ""
         ax.set_xlim(x0, x1)
         ax.set_ylim(-0.7, n - 0.3)
         ax.tick_params(axis="y", length=0)
+        _plain_ticks(ax)
         ax.set_xlabel("効果（調整済み区間）" if ja else "effect (adjusted interval)")
 
     return Chart(svg=_render(1.2 + 0.32 * len(rows), draw), alt=alt, title=title)
@@ -456,7 +483,7 @@ def timeline_chart(items: Sequence[TimelineItem], *, lang: str = "en", title: st
         pad = max(x1 - x0, 1) * 0.18
         for y, it, s, e in zip(range(n - 1, -1, -1), items, starts, ends, strict=True):
             col = DECISION_COLOURS.get(it.decision, DECISION_COLOURS[None])
-            ax.barh([y], [e - s], left=[s], height=0.55, color=col)
+            ax.barh([y], [max(e - s, 1.0)], left=[s], height=0.55, color=col)
             ax.text(e + pad * 0.04, y, dword(it.decision), va="center", fontsize=8, color=_INK)
         ax.set_yticks(list(range(n - 1, -1, -1)), [it.label for it in items])
         ax.set_xlim(x0 - pad * 0.1, x1 + pad)
@@ -569,6 +596,8 @@ def distribution_chart(values: Sequence[float], *, lang: str = "en", title: str 
         else:
             edges = np.histogram_bin_edges(arr, bins="auto") if len(arr) > 1 else None
             bins = 10 if edges is None else (60 if len(edges) > 61 else [float(e) for e in edges])
+        _plain_ticks(ax)
+        _plain_ticks(ax, "y")
         ax.hist(arr, bins=bins, color="#0072B2", alpha=0.7, edgecolor="white", linewidth=0.4)
         for i, (k, v) in enumerate(marks.items()):
             col = ARM_COLOURS[(i + 1) % len(ARM_COLOURS)]
@@ -612,6 +641,7 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, lang: str = "en
         ax.axvline(0, color=_INK, lw=0.8)
         ax.set_yticks(list(range(n - 1, -1, -1)), [lab for lab, _ in pairs])
         ax.set_xlim(lo - (0.15 * width if lo < 0 else 0), hi + 0.15 * width)
+        _plain_ticks(ax)
         ax.set_ylim(-0.7, n - 0.3)
         ax.tick_params(axis="y", length=0)
         ax.set_xlabel(xlabel)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from typing import Final
 
 #: what every formatter prints for a missing value
@@ -195,15 +196,28 @@ def fmt_yen(x: float | int | None, lang: str = "en") -> str:
 
 
 def fmt_ci(lo: float | None, hi: float | None, digits: int = 2, lang: str = "en", *,
-           level: float = 0.95) -> str:
+           level: float = 0.95, fmt: Callable[[float | None], str] | None = None) -> str:
     """A confidence interval: ``95% CI 0.07 to 0.77`` or ``95%信頼区間 0.07〜0.77``.
+
+    Args:
+        lo: lower end.
+        hi: upper end.
+        digits: decimals (when ``fmt`` is not given).
+        lang: ``en`` or ``ja``.
+        level: the confidence level.
+        fmt: formats each end instead of :func:`fmt_num` (e.g. money).
 
     Example:
         >>> fmt_ci(0.07, 0.77, 2, "ja"), fmt_ci(-1, 2, 1, level=0.9)
         ('95%信頼区間 0.07〜0.77', '90% CI -1.0 to 2.0')
+        >>> fmt_ci(-20_000, 1_500_000, lang="ja", fmt=lambda x: fmt_yen(x, "ja"))
+        '95%信頼区間 -2万円〜150万円'
     """
     pct = _trim(f"{100 * level:.1f}")
-    a, b = fmt_num(lo, digits, lang=lang), fmt_num(hi, digits, lang=lang)
+    if fmt is None:
+        a, b = fmt_num(lo, digits, lang=lang), fmt_num(hi, digits, lang=lang)
+    else:
+        a, b = fmt(lo), fmt(hi)
     if lang == "ja":
         return f"{pct}%信頼区間 {a}〜{b}"
     return f"{pct}% CI {a} to {b}"
