@@ -342,11 +342,12 @@ def _row_label(r: ForestRow) -> str:
 
 def forest_chart(rows: Sequence[ForestRow], *, lang: str = "en", title: str = "",
                  reference: float = 0.0, min_effect: float | None = None,
-                 digits: int = 2) -> Chart:
+                 digits: int = 2, xlabel: str | None = None) -> Chart:
     """One row per segment or experiment: the estimate and its interval; pooled rows
     (``emphasis``) as a diamond; a line at ``reference`` and, if given, the ``min_effect`` band.
 
-    Rows with a missing estimate are listed (``–``) but not drawn.
+    Rows with a missing estimate are listed (``–``) but not drawn. ``xlabel`` defaults to
+    "effect" (``効果``); say there which intervals are drawn (e.g. adjusted ones).
 
     Returns:
         The chart; its alt text lists every row's estimate and interval.
@@ -396,7 +397,7 @@ def forest_chart(rows: Sequence[ForestRow], *, lang: str = "en", title: str = ""
         ax.set_ylim(-0.7, n - 0.3)
         ax.tick_params(axis="y", length=0)
         _plain_ticks(ax)
-        ax.set_xlabel("効果（調整済み区間）" if ja else "effect (adjusted interval)")
+        ax.set_xlabel(xlabel if xlabel is not None else "効果" if ja else "effect")
 
     return Chart(svg=_render(1.2 + 0.32 * len(rows), draw), alt=alt, title=title)
 

@@ -221,7 +221,9 @@ class ExperimentReport:
         return forest_chart(rows, lang=self.lang,
                             title=self._t("Effect by segment (adjusted intervals)",
                                           "セグメント別の効果（調整済み区間）"),
-                            min_effect=float(me) if isinstance(me, (int, float)) else None)
+                            min_effect=float(me) if isinstance(me, (int, float)) else None,
+                            xlabel=self._t("effect (segments: Holm-adjusted intervals)",
+                                           "効果（セグメント：Holm法で調整した区間）"))
 
     def distribution_figure(self) -> Chart | None:
         """The analysed partners' primary outcomes with each arm's raw mean (``None`` when the
