@@ -269,3 +269,45 @@ def test_notebook_runs_under_papermill(world: Path, tmp_path: Path) -> None:
         assert cls in html, cls
     assert "<script>alert" not in html
     assert json.loads((out / "result.json").read_text(encoding="utf-8"))["lang"] == "en"
+
+
+def test_a_delivered_experiment_and_its_frozen_report(tmp_path: Path) -> None:
+    """The real loop: evaluate, record, freeze the experiment report; the portfolio reads its
+    result.json (evidence, sentence) and links its page."""
+    from helpers import delivered_workspace
+    from supportlab.config.experiment import load_experiment
+    from supportlab.design.evaluate import evaluate
+    from supportlab.report.experiment import experiment_report
+
+    root = tmp_path / "ws"
+    path = delivered_workspace(root, n_partners=300, title=HOSTILE)
+    exp = load_experiment(path, root / "experiments" / "packages")
+    with Workspace.open(root) as ws:
+        record_decision(ws, evaluate(ws, exp, permutations=0), experiment=exp)
+    rep = experiment_report(root, path, lang="en", permutations=0)
+    rep.save(root / "reports" / exp.id)
+    (root / "reports" / exp.id / "index.html").write_text("<html></html>", encoding="utf-8")
+    pf = portfolio_report(root, lang="en")  # packages: experiments/packages
+    card = next(c for c in pf.package_cards() if c.ref == "launch-kit@1")
+    assert card.evidence == rep.evidence.score and card.decision == rep.evaluation.decision
+    assert card.takeaway == rep.sentence and card.link == f"{exp.id}/index.html"
+    assert card.effect == pytest.approx(rep.evaluation.primary.effect)
+    html = pf._repr_html_()
+    assert "<script>" not in html and f'href="{exp.id}/index.html"' in html
+    assert "No runs recorded yet." in html
+
+
+def test_a_fresh_workspace_shows_drafts(tmp_path: Path) -> None:
+    root = tmp_path / "fresh"
+    init_workspace(root, language="en")
+    (root / "experiments" / "packages" / "a.yaml").write_text(
+        f"id: a\nversion: 1\nowner: mori\ntitle: A\n{STEPS}", encoding="utf-8")
+    pf = portfolio_report(root)
+    assert pf.lang == "en" and pf.kpis()["experiments"] == 0
+    assert "sl-fail" not in pf.overview().html
+    assert "○ draft" in pf.cards().html and "not tested in an experiment" in pf.cards().html
+    for s in pf.sections():
+        assert s.html.startswith('<section class="sl-section">'), s.name
+    assert "No experiments yet." in pf.timeline().html
+    assert "No runs recorded yet." in pf.runs().html
+    json.loads(pf.to_json())

@@ -64,13 +64,12 @@ WORDS: Mapping[str, Mapping[str, str]] = DECISION_WORDS
 
 
 def _charts() -> Any | None:
-    """:mod:`supportlab.report.charts` when it offers the timeline and forest charts."""
+    """The chart module (``None``: the sections fall back to HTML tables, as without
+    matplotlib)."""
     try:
-        mod = importlib.import_module("supportlab.report.charts")
-    except ImportError:
+        return importlib.import_module("supportlab.report.charts")
+    except ImportError:  # pragma: no cover - matplotlib is a dependency
         return None
-    names = ("TimelineItem", "timeline_chart", "ForestRow", "forest_chart")
-    return mod if all(hasattr(mod, n) for n in names) else None
 
 
 # -- small value helpers ----------------------------------------------------------------------
@@ -670,7 +669,8 @@ class PortfolioReport:
                 metric = str(fo["metric"] or "").replace("_", " ")
                 chart = charts.forest_chart(rows, lang=self.lang, title=self._t(
                     f"effect on {metric} per experiment, and pooled",
-                    f"実験ごとの効果（{metric}）と統合推定"))
+                    f"実験ごとの効果（{metric}）と統合推定"),
+                    xlabel=self._t("effect (95% interval)", "効果（95%信頼区間）"))
                 body = str(chart._repr_html_())
             else:
                 trs = [[f"{e['experiment_id']} · {e['cohort']}", _num(e["effect"]),
