@@ -80,6 +80,10 @@ COMMANDS: dict[str, CommandRef] = {
                            "with its status, lineage, experiments and reproduction."),
     "credits": CommandRef("supportlab.cli.registry", "credits", "Credit each owner with packages "
                           "designed, promoted and reproduced, from the decision log."),
+    "report": CommandRef("supportlab.cli.report", "report", "Execute the experiment_report "
+                         "notebook for EXPERIMENT.yaml and publish its report."),
+    "run": CommandRef("supportlab.cli.report", "run", "Report every active experiment in "
+                      "parallel, then the portfolio (for cron and Airflow)."),
     "analyze": CommandRef("supportlab.cli.analyze", "analyze", "Estimate the effect of "
                           "assignment on OUTCOME from FILE (CSV or Parquet, one row per unit)."),
     "schema": CommandRef("supportlab.cli.schema", "schema", "Print the JSON Schema of a file KIND "

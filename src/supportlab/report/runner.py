@@ -1,0 +1,694 @@
+"""``supportlab report`` and ``supportlab run``: notebooks executed into published reports.
+
+One report is the ``experiment_report`` notebook executed by papermill (in this process's
+kernel manager; the kernel is the ``python3`` of this environment) once per language, rendered
+by :func:`supportlab.report.page.render_notebook` and published under
+``reports/<experiment-id>/``:
+
+* ``index.html`` (the experiment's report language) and ``index.<lang>.html`` per language;
+* ``result.json``, ``tables/*.csv``, ``summary.md`` (and ``summary.<lang>.md``), written by the
+  notebook's ``save()``;
+* ``notebook.ipynb`` (and ``notebook.<lang>.ipynb``): the executed notebooks;
+* ``manifest.json``: parameters, package versions, git revision, data fingerprint, seed, the
+  files' SHA-256.
+
+Safety: parameters are checked before anything runs; a lock (``reports/.locks/<id>.lock``, an
+OS file lock released when the process ends, even when killed) keeps two runs of one
+experiment apart; everything is written in ``reports/.staging/`` and moved into place only
+when every language succeeded, so a failed run keeps the previous good report and writes
+``reports/<id>/failed/`` (an error page naming the failing cell, and the executed notebook),
+and returns a failed :class:`RunResult` (the command exits non-zero). Each successful report's
+decision is appended to the registry's decision log (not for placebo runs). Every run appends
+one line to ``reports/runs.jsonl``.
+
+:func:`run_all` reports every active experiment in worker processes, then the portfolio
+(``reports/index.html``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from types import SimpleNamespace
+from typing import IO, Any
+
+from supportlab.errors import ConfigError, SupportlabError, WorkspaceError
+from supportlab.report import notebooks
+from supportlab.report.page import (
+    LANGUAGES,
+    check_self_contained,
+    esc,
+    language_pages,
+    render_notebook,
+    standalone_page,
+)
+
+__all__ = ["RunResult", "active_experiments", "data_fingerprint", "portfolio", "report",
+           "run_all"]
+
+RUN_LOG = "runs.jsonl"
+PORTFOLIO_DIR = "_portfolio"
+"""Where the portfolio's result.json, tables, notebook and manifest go (its page is
+``reports/index.html``)."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One notebook run: what ran, how it ended, where its page is.
+
+    Attributes:
+        kind: ``report`` (one experiment) or ``portfolio``.
+        id: the experiment id (``portfolio`` for the portfolio).
+        status: ``ok`` or ``failed``.
+        path: the published page (``index.html``) or, on failure, the error page.
+        languages: the languages rendered.
+        started: ISO timestamp (UTC).
+        finished: ISO timestamp (UTC).
+        seconds: wall time.
+        error: why it failed (``None`` when ok).
+        decision: the computed decision (reports).
+        recorded: whether a decision row was appended to the log.
+    """
+
+    kind: str
+    id: str
+    status: str
+    path: str
+    languages: tuple[str, ...]
+    started: str
+    finished: str
+    seconds: float
+    error: str | None = None
+    decision: str | None = None
+    recorded: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run succeeded."""
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as JSON values."""
+        d = asdict(self)
+        d["languages"] = list(self.languages)
+        d["notes"] = list(self.notes)
+        return d
+
+    def line(self) -> str:
+        """One line for a terminal."""
+        if self.ok:
+            extra = f" ({self.decision})" if self.decision else ""
+            return f"{self.kind} {self.id}: ok in {self.seconds:.1f} s{extra} -> {self.path}"
+        return f"{self.kind} {self.id}: FAILED after {self.seconds:.1f} s: {self.error} -> {self.path}"
+
+
+# ---- small helpers ------------------------------------------------------------------------------
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _lock_file(f: IO[bytes]) -> bool:
+    """Take an exclusive lock on ``f`` without waiting (``False``: another process holds it)."""
+    if sys.platform == "win32":  # pragma: no cover - Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+@contextmanager
+def _run_lock(reports: Path, key: str) -> Iterator[None]:
+    """Hold ``reports/.locks/<key>.lock``; refuse when another run holds it."""
+    locks = reports / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    path = locks / f"{key}.lock"
+    with path.open("a+b") as f:
+        if not _lock_file(f):
+            f.seek(0)
+            holder = f.read().decode("utf-8", "replace").strip() or "another process"
+            raise WorkspaceError(f"a run of '{key}' is already in progress ({holder})",
+                                 where=str(path),
+                                 fix="wait for it to finish; the lock is released when that "
+                                     "process ends")
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()} since {_now().isoformat()}".encode())
+        f.flush()
+        # with the lock held, a staging folder of this key is a killed run's leftover
+        for stale in (reports / ".staging").glob(f"{key}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        try:
+            yield
+        finally:
+            f.seek(0)
+            f.truncate()
+
+
+def _append_run_log(reports: Path, result: RunResult) -> None:
+    """Append one JSON line to ``reports/runs.jsonl`` (under a lock: runs may be parallel)."""
+    reports.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"kind": result.kind, "id": result.id, "lang": ",".join(result.languages),
+                       "status": result.status, "started": result.started,
+                       "finished": result.finished, "seconds": round(result.seconds, 3),
+                       "error": result.error, "path": result.path,
+                       "decision": result.decision}, ensure_ascii=False)
+    with (reports / RUN_LOG).open("a", encoding="utf-8") as f:
+        if os.name != "nt":
+            import fcntl
+
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        f.write(line + "\n")
+
+
+def _git_revision(root: Path) -> dict[str, Any] | None:
+    try:
+        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                                "--untracked-files=no"], capture_output=True, text=True,
+                               timeout=10, check=True).stdout.strip() != ""
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"revision": rev, "dirty": dirty}
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for name in ("supportlab", "duckdb", "pandas", "numpy", "statsmodels", "scipy", "ibis-framework",
+                 "papermill", "nbconvert", "matplotlib"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def data_fingerprint(workspace: Any) -> str:
+    """A SHA-256 over what the workspace holds: every table's row count, the ingest log's file
+    fingerprints and the latest event time (a changed or reloaded input changes it)."""
+    h = hashlib.sha256()
+    with workspace.connection() as con:
+        tables = sorted(r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+            "AND table_type = 'BASE TABLE'").fetchall())
+        for t in tables:
+            n = con.execute(f'SELECT count(*) FROM "{t}"').fetchone()
+            h.update(f"{t}:{n[0] if n else 0};".encode())
+        if "ingest_log" in tables:
+            for (fp,) in con.execute("SELECT fingerprint FROM ingest_log ORDER BY 1").fetchall():
+                h.update(str(fp).encode())
+        if "events" in tables:
+            cols = {r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'events'")
+                .fetchall()}
+            for c in ("occurred_at", "ts", "timestamp", "event_time"):
+                if c in cols:
+                    last = con.execute(f'SELECT max("{c}") FROM events').fetchone()
+                    h.update(str(last[0] if last else None).encode())
+                    break
+    return h.hexdigest()
+
+
+def _execute(name: str, output: Path, params: dict[str, Any], *, cwd: Path,
+             timeout: float) -> Any:
+    """Run notebook ``name`` with ``params`` into ``output``; the whole notebook gets ``timeout``
+    seconds (each cell waits at most for what remains)."""
+    import papermill
+
+    deadline = time.monotonic() + timeout
+
+    def remaining(cell: Any) -> int:
+        return max(1, int(deadline - time.monotonic()))
+
+    return papermill.execute_notebook(
+        str(notebooks.notebook_path(name)), str(output), parameters=params,
+        kernel_name="python3", progress_bar=False, log_output=False, cwd=str(cwd),
+        timeout_func=remaining, extra_arguments=["--IPKernelApp.log_level=ERROR"])
+
+
+def _failure_text(exc: BaseException, *, timeout: float) -> tuple[str, int | None]:
+    """What went wrong, in one line, and the failing cell's position in the executed notebook,
+    counted from 1 with papermill's injected-parameters cell included (when known)."""
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        evalue = str(exc.evalue).strip().splitlines()
+        return f"{exc.ename}: {evalue[0] if evalue else ''}".strip(), exc.cell_index + 1
+    text = str(exc).strip().splitlines()
+    if "timeout" in type(exc).__name__.lower() or "timed out" in str(exc).lower():
+        return f"the notebook ran longer than its {timeout:g}-second timeout", None
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip(), None
+
+
+def _publish(stage: Path, target: Path) -> None:
+    """Move ``stage`` to ``target``, replacing a previous version (kept until the swap is done)."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+        target.rename(old)
+    try:
+        stage.rename(target)
+    except OSError:
+        if old is not None:
+            old.rename(target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_failure(reports: Path, key: str, stage: Path, *, title: str, lang: str, error: str,
+                   cell: int | None, notebook_file: Path | None, had_previous: bool) -> Path:
+    """``reports/<key>/failed/``: an error page and the executed notebook; the previous good
+    report stays where it was."""
+    failed_stage = stage.parent / f"{stage.name}-failed"
+    failed_stage.mkdir(parents=True, exist_ok=True)
+    if notebook_file is not None and notebook_file.exists():
+        shutil.copy2(notebook_file, failed_stage / "notebook.ipynb")
+    ja = lang == "ja"
+    cell_text = ""
+    if cell is not None:
+        cell_text = (f"失敗したセル: {cell} 番目（notebook.ipynb の該当セルにエラーが残っています）。" if ja
+                     else f"Failing cell: {cell} (counted from 1 in notebook.ipynb, which keeps the cell "
+                     "with its error).")
+    previous = (("前回の正常なレポートは残っています: <a href=\"../index.html\">../index.html</a>"
+                 if ja else "The previous good report is kept: "
+                 "<a href=\"../index.html\">../index.html</a>") if had_previous else
+                ("正常なレポートはまだありません。" if ja else "There is no good report yet."))
+    body = (f'<section class="sl-section"><p class="sl-badge sl-untrusted">⚠ '
+            f'{"レポートを作成できませんでした" if ja else "The report could not be produced"}</p>'
+            f'<p class="sl-sentence">{esc(error)}</p><p>{esc(cell_text)}</p><p>{previous}</p>'
+            f'<p class="sl-muted">{"実行日時" if ja else "Run at"} {esc(_now().isoformat())}</p>'
+            "</section>")
+    (failed_stage / "index.html").write_text(
+        standalone_page(body, lang=lang, title=title), encoding="utf-8")
+    target = reports / key / "failed"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _publish(failed_stage, target)
+    return target / "index.html"
+
+
+def _record(root: Path, result: dict[str, Any], exp: Any, report_path: str) -> tuple[bool, str]:
+    """Append the report's computed decision to the log (from ``result.json``)."""
+    from supportlab.data.workspace import Workspace
+    from supportlab.design.registry import record_decision
+
+    if result.get("placebo"):
+        return False, "placebo (A/A) run: no decision is recorded"
+    primary = result.get("primary") or {}
+    evaluation = SimpleNamespace(
+        experiment_id=result["experiment_id"], package_id=result["package_id"],
+        version=result["version"], decision=result["decision"],
+        reasons=tuple(result.get("reasons_en") or result.get("reasons") or ()),
+        primary=SimpleNamespace(**{k: primary.get(k) for k in
+                                   ("effect", "se", "ci_lower", "ci_upper")}),
+        metric=result.get("metric"), cohort=result.get("cohort"), placebo=False)
+    with Workspace.open(root) as ws:
+        rec = record_decision(ws, evaluation, experiment=exp, report=report_path)
+    added = not getattr(rec, "already", False)
+    return added, ("decision recorded" if added else "decision already in the log")
+
+
+def _languages(languages: Sequence[str] | str | None, default: str) -> list[str]:
+    if languages is None or languages == "":
+        return [default]
+    if isinstance(languages, str):
+        languages = [default, *[x for x in LANGUAGES if x != default]] if languages == "all" \
+            else [languages]
+    out: list[str] = []
+    for lang in languages:
+        if lang not in LANGUAGES:
+            raise ConfigError(f"language {lang!r} is not supported", where="--lang",
+                              fix="use ja, en or all")
+        if lang not in out:
+            out.append(lang)
+    return out
+
+
+def _assemble(stage: Path, outs: dict[str, Path], nbs: dict[str, Path], langs: list[str]) -> None:
+    """Lay the staged outputs out as published: the first language's files at the top."""
+    first = langs[0]
+    for item in outs[first].iterdir():
+        shutil.move(str(item), str(stage / item.name))
+    for lang in langs:
+        summary = outs[lang] / "summary.md" if lang != first else stage / "summary.md"
+        if summary.exists():
+            shutil.copy2(summary, stage / f"summary.{lang}.md")
+        shutil.move(str(nbs[lang]), str(stage / (f"notebook.{lang}.ipynb")))
+    shutil.copy2(stage / f"notebook.{first}.ipynb", stage / "notebook.ipynb")
+    (stage / f"notebook.{first}.ipynb").unlink()
+    shutil.rmtree(stage / "_out", ignore_errors=True)
+
+
+def _manifest(stage: Path, *, kind: str, key: str, params: dict[str, dict[str, Any]],
+              root: Path, fingerprint: str | None, seed: Any, started: dt.datetime) -> None:
+    files = {str(p.relative_to(stage)): _sha256(p) for p in sorted(stage.rglob("*"))
+             if p.is_file()}
+    manifest = {"kind": kind, "id": key, "parameters": params, "started": started.isoformat(),
+                "finished": _now().isoformat(), "versions": _versions(),
+                "git": _git_revision(root), "data_fingerprint": fingerprint, "seed": seed,
+                "notebook": str(notebooks.notebook_path(
+                    "experiment_report" if kind == "report" else "portfolio").name),
+                "files": files}
+    (stage / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2,
+                                                    default=str) + "\n", encoding="utf-8")
+
+
+def _execute_pages(name: str, stage: Path, langs: list[str], params_of: Any, *, root: Path,
+                   timeout: float, title_of: Any, meta_of: Any,
+                   pages_at: dict[str, str]) -> tuple[dict[str, Path], dict[str, Path]]:
+    """Execute ``name`` once per language into ``stage`` and render the pages there."""
+    import nbformat
+
+    outs: dict[str, Path] = {}
+    nbs: dict[str, Path] = {}
+    deadline = time.monotonic() + timeout
+    for lang in langs:
+        out_dir = stage / "_out" / lang
+        out_dir.mkdir(parents=True, exist_ok=True)
+        nb_file = stage / f"notebook.{lang}.ipynb"
+        nbs[lang] = nb_file
+        outs[lang] = out_dir
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"the notebook ran longer than its {timeout:g}-second timeout")
+        _execute(name, nb_file, params_of(lang, out_dir), cwd=root, timeout=left)
+        result_file = out_dir / "result.json"
+        result = json.loads(result_file.read_text(encoding="utf-8")) if result_file.exists() \
+            else {}
+        page = render_notebook(nbformat.read(nb_file, as_version=4),  # type: ignore[no-untyped-call]
+                               lang=lang,
+                               title=title_of(lang, result), meta=meta_of(lang, result),
+                               languages=pages_at)
+        problems = check_self_contained(page)
+        if problems:
+            raise SupportlabError("the page is not self-contained: " + "; ".join(problems[:3]),
+                                  where=f"{name}.ipynb ({lang})",
+                                  fix="a section emits a script or an external reference")
+        (stage / f"index.{lang}.html").write_text(page, encoding="utf-8")
+    return outs, nbs
+
+
+# ---- the experiment report ------------------------------------------------------------------------
+def report(root: str | Path, experiment: str | Path, *,
+           languages: Sequence[str] | str | None = None, as_of: str | dt.date | None = None,
+           timeout: float = 600, reports_dir: str | Path | None = None, record: bool = True,
+           permutations: int = 1000) -> RunResult:
+    """Execute ``experiment_report`` for one experiment and publish ``reports/<id>/``.
+
+    Args:
+        root: the workspace folder.
+        experiment: the experiment's YAML file.
+        languages: ``ja``, ``en``, ``all`` or a list (default: the experiment's report.lang,
+            else the workspace's language); the first is the one of ``index.html``.
+        as_of: the evaluation date (default: the evaluation's).
+        timeout: seconds for all of the report's notebook runs together.
+        reports_dir: where reports are published (default: the workspace's ``reports/``).
+        record: append the computed decision to the decision log.
+        permutations: redraws of the randomization test.
+
+    Returns:
+        The run's :class:`RunResult`; a failed run has ``status == "failed"`` and has written
+        ``reports/<id>/failed/`` while keeping the previous good report.
+
+    Raises:
+        ConfigError: bad parameters or experiment file (nothing is run or written).
+        WorkspaceError: no workspace or no data, or a run of the same experiment in progress.
+    """
+    from supportlab.config.experiment import load_experiment
+    from supportlab.config.workspace import load_config
+
+    config = load_config(root)
+    root_path = config.root.resolve()
+    if not config.database_path.exists():
+        raise WorkspaceError("the workspace holds no data yet", where=str(config.database_path),
+                             fix="load data first with 'supportlab ingest' or 'supportlab "
+                                 "simulate'")
+    exp_path = Path(experiment).resolve()
+    exp = load_experiment(exp_path, config.experiments_path / "packages")
+    langs = _languages(languages, exp.language or config.language or "en")
+    as_of_text = "" if as_of in (None, "") else str(as_of)
+    base = {"workspace": str(root_path), "experiment": str(exp_path), "as_of": as_of_text,
+            "permutations": permutations}
+    checked = {lang: notebooks.parameters("experiment_report", **base, lang=lang,
+                                          output_dir="-") for lang in langs}
+    if timeout <= 0:
+        raise ConfigError(f"timeout == {timeout}, must be > 0", where="--timeout")
+    from supportlab.data.workspace import Workspace
+    from supportlab.design.ledger import read_ledger
+
+    with Workspace.open(root_path, read_only=True, config=config) as ws:
+        read_ledger(ws, exp.id)  # not assigned: a WorkspaceError now, before a kernel starts
+    reports = Path(reports_dir).resolve() if reports_dir else config.reports_path
+    key = exp.id
+    with _run_lock(reports, key):
+        started = _now()
+        t0 = time.monotonic()
+        stage = reports / ".staging" / f"{key}-{uuid.uuid4().hex[:10]}"
+        stage.mkdir(parents=True)
+        title = exp.title or exp.package.title or exp.package.id
+
+        def params_of(lang: str, out_dir: Path) -> dict[str, Any]:
+            return {**checked[lang], "output_dir": str(out_dir)}
+
+        def title_of(lang: str, result: dict[str, Any]) -> str:
+            return f"{title} — {key}"
+
+        def meta_of(lang: str, result: dict[str, Any]) -> str:
+            word = "評価日" if lang == "ja" else "as of"
+            return f"{exp.package.id} v{exp.package.version} · {word} {result.get('as_of', '')}"
+
+        target = reports / key
+        had_previous = (target / "index.html").exists()
+        notebook_file: Path | None = None
+        try:
+            outs, nbs = _execute_pages("experiment_report", stage, langs, params_of,
+                                       root=root_path, timeout=timeout, title_of=title_of,
+                                       meta_of=meta_of, pages_at=language_pages(langs)
+                                       if len(langs) > 1 else {})
+            result = json.loads((outs[langs[0]] / "result.json").read_text(encoding="utf-8"))
+            _assemble(stage, outs, nbs, langs)
+            shutil.copy2(stage / f"index.{langs[0]}.html", stage / "index.html")
+            from supportlab.data.workspace import Workspace
+
+            with Workspace.open(root_path, read_only=True) as ws:
+                fingerprint = data_fingerprint(ws)
+            _manifest(stage, kind="report", key=key, root=root_path, fingerprint=fingerprint,
+                      seed=exp.design.seed if hasattr(exp.design, "seed") else None,
+                      params={lang: params_of(lang, Path("."))
+                              for lang in langs}, started=started)
+            # keep an earlier failure's notebook until a good run replaces the whole folder
+            _publish(stage, target)
+        except KeyboardInterrupt:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+        except Exception as exc:
+            error, cell = _failure_text(exc, timeout=timeout)
+            tried = [p for p in sorted(stage.glob("notebook.*.ipynb"))]
+            notebook_file = tried[-1] if tried else None
+            page = _write_failure(reports, key, stage, title=f"{title} — {key}", lang=langs[0],
+                                  error=error, cell=cell, notebook_file=notebook_file,
+                                  had_previous=had_previous)
+            shutil.rmtree(stage, ignore_errors=True)
+            res = RunResult(kind="report", id=key, status="failed", path=str(page),
+                            languages=tuple(langs), started=started.isoformat(),
+                            finished=_now().isoformat(), seconds=time.monotonic() - t0,
+                            error=error)
+            _append_run_log(reports, res)
+            return res
+        notes: list[str] = []
+        recorded = False
+        if record:
+            rel = os.path.relpath(target / "index.html", root_path)
+            recorded, note = _record(root_path, result, exp, rel)
+            notes.append(note)
+        res = RunResult(kind="report", id=key, status="ok", path=str(target / "index.html"),
+                        languages=tuple(langs), started=started.isoformat(),
+                        finished=_now().isoformat(), seconds=time.monotonic() - t0,
+                        decision=result.get("decision"), recorded=recorded, notes=tuple(notes))
+        _append_run_log(reports, res)
+        return res
+
+
+# ---- the portfolio ----------------------------------------------------------------------------------
+def portfolio(root: str | Path, *, languages: Sequence[str] | str | None = None,
+              as_of: str | dt.date | None = None, timeout: float = 600,
+              reports_dir: str | Path | None = None,
+              packages_dir: str | Path | None = None) -> RunResult:
+    """Execute ``portfolio`` and publish ``reports/index.html`` (``index.<lang>.html`` per
+    language; result.json, tables, notebook and manifest in ``reports/_portfolio/``)."""
+    from supportlab.config.workspace import load_config
+
+    config = load_config(root)
+    root_path = config.root.resolve()
+    reports = Path(reports_dir).resolve() if reports_dir else config.reports_path
+    packages = Path(packages_dir).resolve() if packages_dir else config.experiments_path / \
+        "packages"
+    langs = _languages(languages, config.language or "en")
+    as_of_text = "" if as_of in (None, "") else str(as_of)
+    checked = {lang: notebooks.parameters(
+        "portfolio", workspace=str(root_path), packages_dir=str(packages),
+        reports_dir=str(reports), lang=lang, as_of=as_of_text, output_dir="-")
+        for lang in langs}
+    key = "portfolio"
+    with _run_lock(reports, key):
+        started = _now()
+        t0 = time.monotonic()
+        stage = reports / ".staging" / f"{key}-{uuid.uuid4().hex[:10]}"
+        stage.mkdir(parents=True)
+
+        def params_of(lang: str, out_dir: Path) -> dict[str, Any]:
+            return {**checked[lang], "output_dir": str(out_dir)}
+
+        def title_of(lang: str, result: dict[str, Any]) -> str:
+            return "支援パッケージのポートフォリオ" if lang == "ja" else "Support package portfolio"
+
+        def meta_of(lang: str, result: dict[str, Any]) -> str:
+            return ("更新 " if lang == "ja" else "updated ") + _now().strftime("%Y-%m-%d %H:%M UTC")
+
+        pages = {lang: f"index.{lang}.html" for lang in langs} if len(langs) > 1 else {}
+        try:
+            outs, nbs = _execute_pages("portfolio", stage, langs, params_of, root=root_path,
+                                       timeout=timeout, title_of=title_of, meta_of=meta_of,
+                                       pages_at=pages)
+            _assemble(stage, outs, nbs, langs)
+            _manifest(stage, kind="portfolio", key=key, root=root_path, fingerprint=None,
+                      seed=None, params={lang: params_of(lang, Path(".")) for lang in langs},
+                      started=started)
+            pages_html = {lang: stage / f"index.{lang}.html" for lang in langs}
+            for lang, page in pages_html.items():
+                os.replace(page, reports / f".index.{lang}.html.tmp")
+            _publish(stage, reports / PORTFOLIO_DIR)
+            for lang in langs:
+                os.replace(reports / f".index.{lang}.html.tmp", reports / f"index.{lang}.html")
+            shutil.copy2(reports / f"index.{langs[0]}.html", reports / ".index.html.tmp")
+            os.replace(reports / ".index.html.tmp", reports / "index.html")
+        except KeyboardInterrupt:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+        except Exception as exc:
+            error, cell = _failure_text(exc, timeout=timeout)
+            tried = sorted(stage.glob("notebook.*.ipynb"))
+            page = _write_failure(reports, PORTFOLIO_DIR, stage, title=title_of(langs[0], {}),
+                                  lang=langs[0], error=error, cell=cell,
+                                  notebook_file=tried[-1] if tried else None,
+                                  had_previous=(reports / "index.html").exists())
+            shutil.rmtree(stage, ignore_errors=True)
+            res = RunResult(kind="portfolio", id=key, status="failed", path=str(page),
+                            languages=tuple(langs), started=started.isoformat(),
+                            finished=_now().isoformat(), seconds=time.monotonic() - t0,
+                            error=error)
+            _append_run_log(reports, res)
+            return res
+        res = RunResult(kind="portfolio", id=key, status="ok", path=str(reports / "index.html"),
+                        languages=tuple(langs), started=started.isoformat(),
+                        finished=_now().isoformat(), seconds=time.monotonic() - t0)
+        _append_run_log(reports, res)
+        return res
+
+
+# ---- every active experiment ------------------------------------------------------------------------
+def active_experiments(root: str | Path, experiments_dir: str | Path | None = None, *,
+                       include_decided: bool = False) -> list[Path]:
+    """The experiment files to report: assigned in the workspace and, unless
+    ``include_decided``, without a final decision (promote, revise, stop) in the log yet."""
+    from supportlab.config.experiment import load_experiment
+    from supportlab.config.workspace import load_config
+    from supportlab.data.workspace import Workspace
+
+    config = load_config(root)
+    folder = Path(experiments_dir) if experiments_dir else config.experiments_path
+    files = sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+    if not files:
+        raise ConfigError("no experiment files", where=str(folder),
+                          fix="put EXPERIMENT.yaml files there or pass --experiments DIR")
+    with Workspace.open(config.root, read_only=True, config=config) as ws, ws.connection() as con:
+        tables = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables").fetchall()}
+        assigned = {r[0] for r in con.execute(
+            "SELECT DISTINCT experiment_id FROM assignments").fetchall()} \
+            if "assignments" in tables else set()
+        final: set[str] = set()
+        if "decisions" in tables and not include_decided:
+            final = {r[0] for r in con.execute(
+                "SELECT experiment_id FROM decisions WHERE decision IN "
+                "('promote', 'revise', 'stop')").fetchall()}
+    out = []
+    for f in files:
+        exp = load_experiment(f, config.experiments_path / "packages")
+        if exp.id in assigned and exp.id not in final:
+            out.append(f.resolve())
+    return out
+
+
+def _report_in_worker(args: tuple[str, str, Any, Any, float, bool, int]) -> RunResult:
+    root, experiment, languages, as_of, timeout, record, permutations = args
+    try:
+        return report(root, experiment, languages=languages, as_of=as_of, timeout=timeout,
+                      record=record, permutations=permutations)
+    except SupportlabError as exc:  # a lock held elsewhere, a bad file: a failed line
+        now = _now().isoformat()
+        return RunResult(kind="report", id=Path(experiment).stem, status="failed",
+                         path=str(experiment), languages=tuple(languages or ()), started=now,
+                         finished=now, seconds=0.0, error=str(exc))
+
+
+def run_all(root: str | Path, *, experiments: Sequence[str | Path] | None = None,
+            experiments_dir: str | Path | None = None, workers: int = 2,
+            languages: Sequence[str] | str | None = None, as_of: str | dt.date | None = None,
+            timeout: float = 600, record: bool = True, permutations: int = 1000,
+            include_decided: bool = False, with_portfolio: bool = True) -> list[RunResult]:
+    """Report every active experiment (``workers`` processes in parallel), then the portfolio.
+
+    Returns:
+        One :class:`RunResult` per report, then the portfolio's; failures do not stop the others.
+    """
+    files = [Path(e).resolve() for e in experiments] if experiments is not None else \
+        active_experiments(root, experiments_dir, include_decided=include_decided)
+    if workers < 1:
+        raise ConfigError(f"workers == {workers}, must be >= 1", where="--workers")
+    root_s = str(Path(root).resolve())
+    jobs = [(root_s, str(f), languages, as_of, timeout, record, permutations) for f in files]
+    results: list[RunResult] = []
+    if workers == 1 or len(jobs) <= 1:
+        results = [_report_in_worker(j) for j in jobs]
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
+                                 mp_context=get_context("spawn")) as pool:
+            results = list(pool.map(_report_in_worker, jobs))
+    if with_portfolio:
+        results.append(portfolio(root, languages=languages, as_of=as_of, timeout=timeout))
+    return results
