@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 from types import SimpleNamespace
@@ -257,7 +257,7 @@ def _execute(name: str, output: Path, params: dict[str, Any], *, cwd: Path,
     return papermill.execute_notebook(
         str(notebooks.notebook_path(name)), str(output), parameters=params,
         kernel_name="python3", progress_bar=False, log_output=False, cwd=str(cwd),
-        timeout_func=remaining, extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        timeout_func=remaining, extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
 
 
 def _failure_text(exc: BaseException, *, timeout: float) -> tuple[str, int | None]:
@@ -340,6 +340,33 @@ def _record(root: Path, result: dict[str, Any], exp: Any, report_path: str) -> t
         rec = record_decision(ws, evaluation, experiment=exp, report=report_path)
     added = not getattr(rec, "already", False)
     return added, ("decision recorded" if added else "decision already in the log")
+
+
+def record_result(root: str | Path, experiment: str | Path, *,
+                  reports_dir: str | Path | None = None) -> tuple[bool, str]:
+    """Append the computed decision of a published report (its ``result.json``) to the log.
+
+    What :func:`report` does after publishing, for callers that ran reports with
+    ``record=False`` (:func:`run_all` records in the order the experiments started, so the
+    registry's reproductions follow the calendar and no two processes write the workspace).
+
+    Returns:
+        ``(added, note)``: ``added`` is False for a decision already in the log or a placebo run.
+    """
+    from supportlab.config.experiment import load_experiment
+    from supportlab.config.workspace import load_config
+
+    config = load_config(root)
+    root_path = config.root.resolve()
+    exp = load_experiment(Path(experiment).resolve(), config.experiments_path / "packages")
+    reports = Path(reports_dir).resolve() if reports_dir else config.reports_path
+    target = reports / exp.id
+    result_file = target / "result.json"
+    if not result_file.is_file():
+        raise WorkspaceError(f"no published report for {exp.id!r}", where=str(result_file),
+                             fix=f"run 'supportlab report {experiment}' first")
+    result = json.loads(result_file.read_text(encoding="utf-8"))
+    return _record(root_path, result, exp, os.path.relpath(target / "index.html", root_path))
 
 
 def _languages(languages: Sequence[str] | str | None, default: str) -> list[str]:
@@ -666,6 +693,35 @@ def _report_in_worker(args: tuple[str, str, Any, Any, float, bool, int]) -> RunR
                          finished=now, seconds=0.0, error=str(exc))
 
 
+def _start_of(path: Path, packages: Path) -> str:
+    from supportlab.config.experiment import load_experiment
+
+    try:
+        return str(load_experiment(path, packages).design.start)
+    except SupportlabError:
+        return "9999"
+
+
+def _record_in_order(root: str | Path, files: Sequence[Path],
+                     results: list[RunResult]) -> list[RunResult]:
+    """Record the decisions of the successful reports, earliest start first."""
+    from supportlab.config.workspace import load_config
+
+    packages = load_config(root).experiments_path / "packages"
+    order = sorted(range(len(files)), key=lambda i: (_start_of(files[i], packages), i))
+    out = list(results)
+    for i in order:
+        res = out[i]
+        if not res.ok:
+            continue
+        try:
+            added, note = record_result(root, files[i])
+        except SupportlabError as exc:
+            added, note = False, f"decision not recorded: {exc}"
+        out[i] = replace(res, recorded=added, notes=(*res.notes, note))
+    return out
+
+
 def run_all(root: str | Path, *, experiments: Sequence[str | Path] | None = None,
             experiments_dir: str | Path | None = None, workers: int = 2,
             languages: Sequence[str] | str | None = None, as_of: str | dt.date | None = None,
@@ -681,7 +737,9 @@ def run_all(root: str | Path, *, experiments: Sequence[str | Path] | None = None
     if workers < 1:
         raise ConfigError(f"workers == {workers}, must be >= 1", where="--workers")
     root_s = str(Path(root).resolve())
-    jobs = [(root_s, str(f), languages, as_of, timeout, record, permutations) for f in files]
+    # workers never write the workspace: decisions are recorded here, one process, in the order
+    # the experiments started (a reproduction is a later experiment of the same template)
+    jobs = [(root_s, str(f), languages, as_of, timeout, False, permutations) for f in files]
     results: list[RunResult] = []
     if workers == 1 or len(jobs) <= 1:
         results = [_report_in_worker(j) for j in jobs]
@@ -689,6 +747,8 @@ def run_all(root: str | Path, *, experiments: Sequence[str | Path] | None = None
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
                                  mp_context=get_context("spawn")) as pool:
             results = list(pool.map(_report_in_worker, jobs))
+    if record:
+        results = _record_in_order(root, files, results)
     if with_portfolio:
         results.append(portfolio(root, languages=languages, as_of=as_of, timeout=timeout))
     return results
