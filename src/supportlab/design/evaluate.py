@@ -214,13 +214,17 @@ class Evaluation(ResultMixin):
             the evidence).
         lang: the language of ``reasons`` and of the display.
         warnings / notes: what to be careful about, and how it was computed.
+        partner_outcomes: one row per partner with a primary outcome (index ``partner_id``;
+            ``arm`` and ``value``, the primary metric over the post window), every arm: what
+            the heavy-tail panel and the distribution chart of a report read (``None``: not
+            kept). Neither displayed nor in :meth:`to_dict`.
     """
 
     _title: ClassVar[str] = "Experiment evaluation"
     _title_ja: ClassVar[str] = "実験の評価"
     _hidden: ClassVar[frozenset[str]] = frozenset(
         {"decision_detail", "lang", "package_id", "version", "experiment_id", "decision",
-         "n_control", "n_treatment", "srm_p_value", "look", "looks"})
+         "n_control", "n_treatment", "srm_p_value", "look", "looks", "partner_outcomes"})
     _bullets: ClassVar[frozenset[str]] = frozenset({"reasons"})
     _labels: ClassVar[Mapping[str, Mapping[str, str]]] = {"en": _LABELS_EN, "ja": _LABELS_JA}
 
@@ -260,6 +264,7 @@ class Evaluation(ResultMixin):
     lang: str = "en"
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    partner_outcomes: pd.DataFrame | None = None
 
     @property
     def experiment(self) -> str:
@@ -282,8 +287,10 @@ class Evaluation(ResultMixin):
         return _timing(self.look, self.looks, self.as_of, self.end, lang)
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field as JSON-safe values, with ``experiment`` and ``package`` first."""
+        """Every field as JSON-safe values, with ``experiment`` and ``package`` first
+        (``partner_outcomes`` stays out: one row per partner is not a result)."""
         d = super().to_dict()
+        d.pop("partner_outcomes", None)
         return {"experiment": self.experiment_id, "package": self.package,
                 "decision": self.decision, "reasons": list(self.reasons),
                 "primary": d.pop("primary"), "srm_p_value": json_safe(self.srm_p_value),
@@ -771,6 +778,13 @@ def _arm(df: pd.DataFrame, exp: Experiment, info: DesignInfo, arm: str, covs: li
         decision_detail=detail)
 
 
+def _partner_outcomes(df: pd.DataFrame, col: str) -> pd.DataFrame:
+    """The primary outcome of every partner that has one (``arm``, ``value``; by partner)."""
+    value = pd.to_numeric(df[col], errors="coerce").astype(float)
+    out = pd.DataFrame({_ARM: df[_ARM].astype(str), "value": value}, index=df.index)
+    return out.loc[value.notna()]
+
+
 def _uptake_table(df: pd.DataFrame, arms: Sequence[str], stages: list[str]) -> pd.DataFrame:
     rows = []
     for a in arms:
@@ -960,4 +974,5 @@ def evaluate(ws: Workspace, exp: Experiment, *, as_of: dt.date | str | None = No
         complier=head.complier, consumption=head.consumption, segments=segs,
         sequential=head.sequential, arms=results, decision_detail=head.decision_detail,
         lang=language, warnings=tuple(dict.fromkeys(warnings)),
-        notes=tuple(dict.fromkeys(notes)))
+        notes=tuple(dict.fromkeys(notes)),
+        partner_outcomes=_partner_outcomes(df, f"{exp.metrics.primary}_post"))
