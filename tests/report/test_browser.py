@@ -1,8 +1,9 @@
-"""Every generated page opened in a real headless Chromium (Debian's ``chromium``, driven by
-Playwright): no failed and no external requests, no console errors, no "Traceback", every image
-and chart loaded, Japanese text in a ``ja`` report, and hostile titles shown as text (no dialog
-opens). A screenshot of each page is kept in ``$SUPPORTLAB_ARTIFACTS`` (default
-``.artifacts/screenshots`` at the repository root) for CI to collect.
+"""Every generated page (experiment reports, the portfolio, the two views) opened in a real
+headless Chromium (Debian's ``chromium``, driven by Playwright): no failed and no external
+requests, no console errors, no "Traceback", every image and chart loaded, Japanese text in a
+``ja`` report, and hostile titles and partner names shown as text (no dialog opens). A
+screenshot of each page is kept in ``$SUPPORTLAB_ARTIFACTS`` (default ``.artifacts/screenshots``
+at the repository root) for CI to collect.
 
 Chromium is optional on a laptop (the tests skip) and required under ``CI=true`` (they fail).
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+import supportlab as sl
 from helpers import delivered_workspace, require
 
 pytestmark = pytest.mark.slow
@@ -107,6 +109,8 @@ def published(tmp_path_factory):
     the portfolio, all made by the real commands in a child process."""
     root = tmp_path_factory.mktemp("browser")
     exp = delivered_workspace(root, title=HOSTILE)
+    with sl.Workspace.open(root) as ws, ws.transaction() as con:  # every partner's name, too
+        con.execute("UPDATE partners SET name = ? || ' ' || partner_id", [HOSTILE])
     cli = [sys.executable, "-m", "supportlab.cli", "-C", str(root)]
     for args in (["report", str(exp), "--lang", "all"], ["run"]):
         done = subprocess.run([*cli, *args], capture_output=True, text=True, timeout=900)
@@ -143,3 +147,17 @@ def test_portfolio_pages_are_clean(browser, published):
         seen = visit(browser, path, f"portfolio-{path.stem}")
         assert_clean(seen)
         assert HOSTILE in seen.text
+
+
+def test_view_pages_are_clean_and_show_hostile_partner_names_as_text(browser, published):
+    reports, _ = published
+    for folder in ("targeting", "support-score"):
+        pages = sorted((reports / folder).glob("index*.html"))
+        assert pages, f"reports/{folder} was not written"
+        for path in pages:
+            seen = visit(browser, path, f"{folder}-{path.stem}")
+            assert_clean(seen)
+            assert seen.svgs >= 1, f"{path}: expected its charts as SVG"
+    score = (reports / "support-score" / "index.html")
+    seen = visit(browser, score, "support-score-partners")
+    assert HOSTILE in seen.text, "partner names must appear, as text"

@@ -230,3 +230,28 @@ def test_cli_report_and_its_exit_codes(world: tuple[Path, Path],
     failed = CliRunner().invoke(cli, ["-C", str(root), "report", str(exp), "--lang", "en"])
     assert failed.exit_code == 1
     assert "FAILED" in failed.output and "ZeroDivisionError" in failed.output
+
+
+def test_run_all_adds_the_views_links_every_page_and_records_once(
+        world: tuple[Path, Path], published: runner.RunResult) -> None:
+    root, exp = world
+    results = runner.run_all(root, experiments=[exp], workers=2, languages="en")
+    kinds = [(r.kind, r.id, r.status) for r in results]
+    assert kinds == [("report", "kit-run", "ok"), ("view", "targeting", "ok"),
+                     ("view", "support-score", "ok"), ("portfolio", "portfolio", "ok")], kinds
+    assert not results[0].recorded and "decision already in the log" in results[0].notes
+    with sl.Workspace.open(root, read_only=True) as ws, ws.connection() as con:
+        assert con.execute("SELECT count(*) FROM decisions WHERE experiment_id = 'kit-run'"
+                           ).fetchone() == (1,)
+    reports = root / "reports"
+    for folder in ("targeting", "support-score"):
+        for name in ("index.html", "result.json", "summary.md", "manifest.json"):
+            assert (reports / folder / name).is_file(), (folder, name)
+        page = (reports / folder / "index.html").read_text(encoding="utf-8")
+        assert check_self_contained(page) == [] and 'href="../index.html"' in page
+    report_page = (reports / "kit-run" / "index.html").read_text(encoding="utf-8")
+    assert 'href="../targeting/index.html"' in report_page
+    assert 'href="../support-score/index.html"' in report_page
+    portfolio_page = (reports / "index.html").read_text(encoding="utf-8")
+    assert 'href="targeting/index.html"' in portfolio_page
+    assert 'href="support-score/index.html"' in portfolio_page

@@ -106,16 +106,20 @@ def report(ctx: click.Context, experiment: str, lang: str | None, as_of: str | N
               help="Do not append the computed decisions to the decision log.")
 @click.option("--no-portfolio", "no_portfolio", is_flag=True,
               help="Skip the portfolio page (reports/index.html).")
+@click.option("--no-views", "no_views", is_flag=True,
+              help="Skip the roll-out targeting and support-score pages.")
 @_FORMAT
 @click.pass_context
 def run(ctx: click.Context, experiments_dir: str | None, workers: int, include_decided: bool,
         lang: str | None, as_of: str | None, timeout: float, no_record: bool,
-        no_portfolio: bool, fmt: str) -> None:
+        no_portfolio: bool, no_views: bool, fmt: str) -> None:
     """Report every active experiment in parallel, then the portfolio (for cron and Airflow).
 
     Active: assigned in the workspace and without a final decision (promote, revise, stop) in
     the log; --all includes decided ones. Each report is published as 'supportlab report'
-    does; the portfolio goes to reports/index.html. One failure does not stop the others; the
+    does, with the roll-out targeting and support-score views (reports/targeting/,
+    reports/support-score/); decisions are recorded in the order the experiments started; the
+    portfolio goes to reports/index.html. One failure does not stop the others; the
     command exits 1 when any run failed.
     """
     from supportlab.report.runner import active_experiments, run_all
@@ -123,11 +127,12 @@ def run(ctx: click.Context, experiments_dir: str | None, workers: int, include_d
     parse_date(as_of, "--as-of")
     root = _root(ctx)
     files = active_experiments(root, experiments_dir, include_decided=include_decided)
-    if not files and no_portfolio:
+    if not files and no_portfolio and no_views:
         raise ConfigError("no active experiment to report",
                           fix="assign one, or pass --all to report decided experiments again")
     results = run_all(root, experiments=files, workers=workers, languages=lang, as_of=as_of,
-                      timeout=timeout, record=not no_record, with_portfolio=not no_portfolio)
+                      timeout=timeout, record=not no_record, with_portfolio=not no_portfolio,
+                      with_views=not no_views)
     if not files and fmt == "text":
         click.echo("no active experiment (use --all to report decided ones again)")
     _emit(results, fmt)

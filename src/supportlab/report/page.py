@@ -52,6 +52,8 @@ a { color: var(--accent); }
   border-bottom: 2px solid var(--ink); margin-bottom: 1.2rem; flex-wrap: wrap; }
 .sl-header .sl-meta { color: var(--muted); font-size: .9rem; }
 .sl-lang-switch { font-size: .9rem; }
+.sl-nav { font-size: .85rem; color: var(--muted); margin-bottom: .4rem; }
+.sl-nav a { color: inherit; }
 .sl-lang-switch a, .sl-lang-switch span { margin-left: .6rem; }
 .sl-lang-switch span { font-weight: 700; }
 .sl-section { border: 1px solid var(--line); border-radius: 6px; padding: 1rem 1.2rem;
@@ -101,7 +103,7 @@ tr.sl-fail td { background: #fbeeee; }
 @media print {
   html { font-size: 11pt; }
   main.sl-page { max-width: none; padding: 0; }
-  .sl-lang-switch { display: none; }
+  .sl-lang-switch, .sl-nav { display: none; }
   .sl-section, .sl-card, .sl-figure, .sl-table tr { break-inside: avoid; }
   .sl-section { border: none; padding: 0; margin-bottom: 1.2rem; }
   .sl-appendix details { display: block; }
@@ -150,12 +152,36 @@ def lang_switch(current: str, pages: Mapping[str, str]) -> str:
     return '<nav class="sl-lang-switch">' + "".join(parts) + "</nav>"
 
 
+#: the published pages a page can link to, in the navigation line
+NAV_WORDS: dict[str, dict[str, str]] = {
+    "en": {"portfolio": "Portfolio", "targeting": "Roll-out targeting",
+           "support_score": "Support score"},
+    "ja": {"portfolio": "ポートフォリオ", "targeting": "ロールアウト対象",
+           "support_score": "支援スコア"},
+}
+
+
+def nav_links(lang: str, links: Mapping[str, str] | None) -> str:
+    """The navigation line between published pages (page key -> relative link); the keys are
+    those of :data:`NAV_WORDS`, unknown keys are shown as they are."""
+    if not links:
+        return ""
+    words = NAV_WORDS.get(lang, NAV_WORDS["en"])
+    parts = [f'<a href="{esc(href)}">{esc(words.get(key, key))}</a>'
+             for key, href in links.items()]
+    label = "ページ" if lang == "ja" else "Pages"
+    return f'<nav class="sl-nav" aria-label="{label}">' + " · ".join(parts) + "</nav>"
+
+
 def page_header(title: str, *, lang: str, meta: str = "",
-                languages: Mapping[str, str] | None = None) -> str:
-    """The page's heading line: title, a muted meta line, the language switch."""
+                languages: Mapping[str, str] | None = None,
+                nav: Mapping[str, str] | None = None) -> str:
+    """The page's heading line: title, a muted meta line, the language switch, and the links to
+    the other published pages (``nav``)."""
     switch = lang_switch(lang, languages or {})
     meta_html = f'<div class="sl-meta">{esc(meta)}</div>' if meta else ""
-    return (f'<header class="sl-header"><div><h1>{esc(title)}</h1>{meta_html}</div>'
+    return (f"{nav_links(lang, nav)}"
+            f'<header class="sl-header"><div><h1>{esc(title)}</h1>{meta_html}</div>'
             f"{switch}</header>")
 
 
@@ -182,7 +208,8 @@ def _page_notebook(nb: Any) -> Any:
 
 
 def render_notebook(nb: Any, *, lang: str, title: str, meta: str = "",
-                    languages: Mapping[str, str] | None = None, footer_note: str = "") -> str:
+                    languages: Mapping[str, str] | None = None, footer_note: str = "",
+                    nav: Mapping[str, str] | None = None) -> str:
     """An executed notebook as one self-contained page.
 
     Args:
@@ -192,6 +219,7 @@ def render_notebook(nb: Any, *, lang: str, title: str, meta: str = "",
         meta: a muted line under the title (escaped).
         languages: the other language versions, for the switch (language -> relative link).
         footer_note: appended to the footer (escaped).
+        nav: links to the other published pages (see :func:`nav_links`).
 
     Returns:
         The page's HTML.
@@ -204,7 +232,8 @@ def render_notebook(nb: Any, *, lang: str, title: str, meta: str = "",
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     resources = {"sl": {"lang": lang, "title": title, "css": CSS, "version": _version(),
-                        "top": page_header(title, lang=lang, meta=meta, languages=languages),
+                        "top": page_header(title, lang=lang, meta=meta, languages=languages,
+                                           nav=nav),
                         "bottom": page_footer(lang=lang, note=footer_note)}}
     body, _ = exporter.from_notebook_node(_page_notebook(nb), resources=resources)
     return str(body)

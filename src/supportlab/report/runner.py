@@ -21,8 +21,11 @@ and returns a failed :class:`RunResult` (the command exits non-zero). Each succe
 decision is appended to the registry's decision log (not for placebo runs). Every run appends
 one line to ``reports/runs.jsonl``.
 
-:func:`run_all` reports every active experiment in worker processes, then the portfolio
-(``reports/index.html``).
+:func:`view` publishes the roll-out targeting and support-score views the same way
+(``reports/targeting/``, ``reports/support-score/``). :func:`run_all` reports every active
+experiment and the views in worker processes (which only read the workspace), records the
+decisions in the order the experiments started, then writes the portfolio
+(``reports/index.html``). Every page links to the others that exist.
 """
 
 from __future__ import annotations
@@ -56,8 +59,8 @@ from supportlab.report.page import (
     standalone_page,
 )
 
-__all__ = ["RunResult", "active_experiments", "data_fingerprint", "portfolio", "report",
-           "run_all"]
+__all__ = ["VIEWS", "RunResult", "active_experiments", "data_fingerprint", "portfolio",
+           "record_result", "report", "run_all", "view"]
 
 RUN_LOG = "runs.jsonl"
 PORTFOLIO_DIR = "_portfolio"
@@ -338,7 +341,7 @@ def _record(root: Path, result: dict[str, Any], exp: Any, report_path: str) -> t
         metric=result.get("metric"), cohort=result.get("cohort"), placebo=False)
     with Workspace.open(root) as ws:
         rec = record_decision(ws, evaluation, experiment=exp, report=report_path)
-    added = not getattr(rec, "already", False)
+    added = not rec.already_recorded
     return added, ("decision recorded" if added else "decision already in the log")
 
 
@@ -415,8 +418,9 @@ def _manifest(stage: Path, *, kind: str, key: str, params: dict[str, dict[str, A
 
 
 def _execute_pages(name: str, stage: Path, langs: list[str], params_of: Any, *, root: Path,
-                   timeout: float, title_of: Any, meta_of: Any,
-                   pages_at: dict[str, str]) -> tuple[dict[str, Path], dict[str, Path]]:
+                   timeout: float, title_of: Any, meta_of: Any, pages_at: dict[str, str],
+                   nav: dict[str, str] | None = None
+                   ) -> tuple[dict[str, Path], dict[str, Path]]:
     """Execute ``name`` once per language into ``stage`` and render the pages there."""
     import nbformat
 
@@ -439,7 +443,7 @@ def _execute_pages(name: str, stage: Path, langs: list[str], params_of: Any, *, 
         page = render_notebook(nbformat.read(nb_file, as_version=4),  # type: ignore[no-untyped-call]
                                lang=lang,
                                title=title_of(lang, result), meta=meta_of(lang, result),
-                               languages=pages_at)
+                               languages=pages_at, nav=nav)
         problems = check_self_contained(page)
         if problems:
             raise SupportlabError("the page is not self-contained: " + "; ".join(problems[:3]),
@@ -449,11 +453,24 @@ def _execute_pages(name: str, stage: Path, langs: list[str], params_of: Any, *, 
     return outs, nbs
 
 
+#: the published views: notebook name -> folder under reports/
+VIEWS: dict[str, str] = {"targeting": "targeting", "support_score": "support-score"}
+
+
+def _nav(reports: Path, *, here: str, coming: Sequence[str] = ()) -> dict[str, str]:
+    """Links from a page (``here``: ``"portfolio"``, a view's name, or ``"experiment"`` for a
+    report one folder down) to the published pages that exist or that this run writes."""
+    up = "" if here == "portfolio" else "../"
+    targets = {"portfolio": "index.html", **{k: f"{v}/index.html" for k, v in VIEWS.items()}}
+    return {key: up + rel for key, rel in targets.items()
+            if key != here and (key in coming or (reports / rel).exists())}
+
+
 # ---- the experiment report ------------------------------------------------------------------------
 def report(root: str | Path, experiment: str | Path, *,
            languages: Sequence[str] | str | None = None, as_of: str | dt.date | None = None,
            timeout: float = 600, reports_dir: str | Path | None = None, record: bool = True,
-           permutations: int = 1000) -> RunResult:
+           permutations: int = 1000, coming: Sequence[str] = ()) -> RunResult:
     """Execute ``experiment_report`` for one experiment and publish ``reports/<id>/``.
 
     Args:
@@ -466,6 +483,8 @@ def report(root: str | Path, experiment: str | Path, *,
         reports_dir: where reports are published (default: the workspace's ``reports/``).
         record: append the computed decision to the decision log.
         permutations: redraws of the randomization test.
+        coming: published pages (``"portfolio"``, view names) this run will write, linked from
+            the page even before they exist.
 
     Returns:
         The run's :class:`RunResult`; a failed run has ``status == "failed"`` and has written
@@ -525,7 +544,8 @@ def report(root: str | Path, experiment: str | Path, *,
             outs, nbs = _execute_pages("experiment_report", stage, langs, params_of,
                                        root=root_path, timeout=timeout, title_of=title_of,
                                        meta_of=meta_of, pages_at=language_pages(langs)
-                                       if len(langs) > 1 else {})
+                                       if len(langs) > 1 else {},
+                                       nav=_nav(reports, here="experiment", coming=coming))
             result = json.loads((outs[langs[0]] / "result.json").read_text(encoding="utf-8"))
             _assemble(stage, outs, nbs, langs)
             shutil.copy2(stage / f"index.{langs[0]}.html", stage / "index.html")
@@ -610,7 +630,7 @@ def portfolio(root: str | Path, *, languages: Sequence[str] | str | None = None,
         try:
             outs, nbs = _execute_pages("portfolio", stage, langs, params_of, root=root_path,
                                        timeout=timeout, title_of=title_of, meta_of=meta_of,
-                                       pages_at=pages)
+                                       pages_at=pages, nav=_nav(reports, here="portfolio"))
             _assemble(stage, outs, nbs, langs)
             _manifest(stage, kind="portfolio", key=key, root=root_path, fingerprint=None,
                       seed=None, params={lang: params_of(lang, Path(".")) for lang in langs},
@@ -641,6 +661,93 @@ def portfolio(root: str | Path, *, languages: Sequence[str] | str | None = None,
             _append_run_log(reports, res)
             return res
         res = RunResult(kind="portfolio", id=key, status="ok", path=str(reports / "index.html"),
+                        languages=tuple(langs), started=started.isoformat(),
+                        finished=_now().isoformat(), seconds=time.monotonic() - t0)
+        _append_run_log(reports, res)
+        return res
+
+
+def view(root: str | Path, name: str, *, languages: Sequence[str] | str | None = None,
+         as_of: str | dt.date | None = None, timeout: float = 600,
+         reports_dir: str | Path | None = None, packages_dir: str | Path | None = None,
+         top: int = 20, coming: Sequence[str] = ()) -> RunResult:
+    """Execute a view notebook (``targeting`` or ``support_score``) and publish
+    ``reports/targeting/`` or ``reports/support-score/`` (the same files as a report, without a
+    decision); a failure keeps the previous good page, like :func:`report`."""
+    from supportlab.config.workspace import load_config
+
+    if name not in VIEWS:
+        raise ConfigError(f"unknown view {name!r}", where="view",
+                          fix="one of " + ", ".join(sorted(VIEWS)))
+    config = load_config(root)
+    root_path = config.root.resolve()
+    if not config.database_path.exists():
+        raise WorkspaceError("the workspace holds no data yet", where=str(config.database_path),
+                             fix="load data first with 'supportlab ingest' or 'supportlab "
+                                 "simulate'")
+    reports = Path(reports_dir).resolve() if reports_dir else config.reports_path
+    langs = _languages(languages, config.language or "en")
+    as_of_text = "" if as_of in (None, "") else str(as_of)
+    base: dict[str, Any] = {"workspace": str(root_path), "as_of": as_of_text, "top": top}
+    if name == "targeting":
+        base["packages_dir"] = str(Path(packages_dir).resolve() if packages_dir
+                                   else config.experiments_path / "packages")
+    checked = {lang: notebooks.parameters(name, **base, lang=lang, output_dir="-")
+               for lang in langs}
+    key = VIEWS[name]
+    titles = {"targeting": {"ja": "ロールアウト対象", "en": "Roll-out targeting"},
+              "support_score": {"ja": "支援スコア", "en": "Support score"}}[name]
+    with _run_lock(reports, key):
+        started = _now()
+        t0 = time.monotonic()
+        stage = reports / ".staging" / f"{key}-{uuid.uuid4().hex[:10]}"
+        stage.mkdir(parents=True)
+
+        def params_of(lang: str, out_dir: Path) -> dict[str, Any]:
+            return {**checked[lang], "output_dir": str(out_dir)}
+
+        def title_of(lang: str, result: dict[str, Any]) -> str:
+            return titles.get(lang, titles["en"])
+
+        def meta_of(lang: str, result: dict[str, Any]) -> str:
+            word = "基準日" if lang == "ja" else "as of"
+            return f"{word} {result.get('as_of', '')}".strip()
+
+        target = reports / key
+        had_previous = (target / "index.html").exists()
+        try:
+            outs, nbs = _execute_pages(name, stage, langs, params_of, root=root_path,
+                                       timeout=timeout, title_of=title_of, meta_of=meta_of,
+                                       pages_at=language_pages(langs) if len(langs) > 1 else {},
+                                       nav=_nav(reports, here=name, coming=coming))
+            _assemble(stage, outs, nbs, langs)
+            shutil.copy2(stage / f"index.{langs[0]}.html", stage / "index.html")
+            from supportlab.data.workspace import Workspace
+
+            with Workspace.open(root_path, read_only=True) as ws:
+                fingerprint = data_fingerprint(ws)
+            _manifest(stage, kind="view", key=key, root=root_path, fingerprint=fingerprint,
+                      seed=None, params={lang: params_of(lang, Path(".")) for lang in langs},
+                      started=started)
+            _publish(stage, target)
+        except KeyboardInterrupt:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+        except Exception as exc:
+            error, cell = _failure_text(exc, timeout=timeout)
+            tried = sorted(stage.glob("notebook.*.ipynb"))
+            page = _write_failure(reports, key, stage, title=title_of(langs[0], {}),
+                                  lang=langs[0], error=error, cell=cell,
+                                  notebook_file=tried[-1] if tried else None,
+                                  had_previous=had_previous)
+            shutil.rmtree(stage, ignore_errors=True)
+            res = RunResult(kind="view", id=key, status="failed", path=str(page),
+                            languages=tuple(langs), started=started.isoformat(),
+                            finished=_now().isoformat(), seconds=time.monotonic() - t0,
+                            error=error)
+            _append_run_log(reports, res)
+            return res
+        res = RunResult(kind="view", id=key, status="ok", path=str(target / "index.html"),
                         languages=tuple(langs), started=started.isoformat(),
                         finished=_now().isoformat(), seconds=time.monotonic() - t0)
         _append_run_log(reports, res)
@@ -681,16 +788,21 @@ def active_experiments(root: str | Path, experiments_dir: str | Path | None = No
     return out
 
 
-def _report_in_worker(args: tuple[str, str, Any, Any, float, bool, int]) -> RunResult:
-    root, experiment, languages, as_of, timeout, record, permutations = args
+def _report_in_worker(args: tuple[str, str, Any, Any, float, bool, int, tuple[str, ...]]
+                      ) -> RunResult:
+    root, target, languages, as_of, timeout, record, permutations, coming = args
     try:
-        return report(root, experiment, languages=languages, as_of=as_of, timeout=timeout,
-                      record=record, permutations=permutations)
+        if target.startswith("view:"):
+            return view(root, target.removeprefix("view:"), languages=languages, as_of=as_of,
+                        timeout=timeout, coming=coming)
+        return report(root, target, languages=languages, as_of=as_of, timeout=timeout,
+                      record=record, permutations=permutations, coming=coming)
     except SupportlabError as exc:  # a lock held elsewhere, a bad file: a failed line
         now = _now().isoformat()
-        return RunResult(kind="report", id=Path(experiment).stem, status="failed",
-                         path=str(experiment), languages=tuple(languages or ()), started=now,
-                         finished=now, seconds=0.0, error=str(exc))
+        return RunResult(kind="view" if target.startswith("view:") else "report",
+                         id=Path(target).stem, status="failed", path=str(target),
+                         languages=tuple(languages or ()), started=now, finished=now,
+                         seconds=0.0, error=str(exc))
 
 
 def _start_of(path: Path, packages: Path) -> str:
@@ -726,20 +838,26 @@ def run_all(root: str | Path, *, experiments: Sequence[str | Path] | None = None
             experiments_dir: str | Path | None = None, workers: int = 2,
             languages: Sequence[str] | str | None = None, as_of: str | dt.date | None = None,
             timeout: float = 600, record: bool = True, permutations: int = 1000,
-            include_decided: bool = False, with_portfolio: bool = True) -> list[RunResult]:
-    """Report every active experiment (``workers`` processes in parallel), then the portfolio.
+            include_decided: bool = False, with_portfolio: bool = True,
+            with_views: bool = True) -> list[RunResult]:
+    """Report every active experiment and the views (``workers`` processes in parallel),
+    record the decisions in the order the experiments started, then the portfolio.
 
     Returns:
-        One :class:`RunResult` per report, then the portfolio's; failures do not stop the others.
+        One :class:`RunResult` per report, then the views', then the portfolio's; failures do
+        not stop the others.
     """
     files = [Path(e).resolve() for e in experiments] if experiments is not None else \
         active_experiments(root, experiments_dir, include_decided=include_decided)
     if workers < 1:
         raise ConfigError(f"workers == {workers}, must be >= 1", where="--workers")
     root_s = str(Path(root).resolve())
+    views = [f"view:{name}" for name in VIEWS] if with_views else []
+    coming = tuple((["portfolio"] if with_portfolio else []) + (list(VIEWS) if with_views else []))
     # workers never write the workspace: decisions are recorded here, one process, in the order
     # the experiments started (a reproduction is a later experiment of the same template)
-    jobs = [(root_s, str(f), languages, as_of, timeout, False, permutations) for f in files]
+    jobs = [(root_s, str(f), languages, as_of, timeout, False, permutations, coming)
+            for f in [*files, *views]]
     results: list[RunResult] = []
     if workers == 1 or len(jobs) <= 1:
         results = [_report_in_worker(j) for j in jobs]
@@ -748,7 +866,7 @@ def run_all(root: str | Path, *, experiments: Sequence[str | Path] | None = None
                                  mp_context=get_context("spawn")) as pool:
             results = list(pool.map(_report_in_worker, jobs))
     if record:
-        results = _record_in_order(root, files, results)
+        results = _record_in_order(root, files, results[:len(files)]) + results[len(files):]
     if with_portfolio:
         results.append(portfolio(root, languages=languages, as_of=as_of, timeout=timeout))
     return results
