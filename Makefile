@@ -51,8 +51,10 @@ test: $(STAMP)
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # JupyterLab on the project's notebooks; the kernel is this .venv's Python ("python3" inside it).
+# Jupyter refuses to run as root without --allow-root (containers, CI): it is added for root only.
+LAB_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 lab: $(STAMP)
-	@$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+	@$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ROOT) $(LAB_ARGS)
 
 # The layer contract and the type checker's settings are in pyproject.toml ([tool.importlinter], [tool.mypy]).
 lint: $(STAMP)
