@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Callable
 from typing import Final
 
@@ -239,3 +240,329 @@ def stage_label(stage: str, lang: str = "en") -> str:
     if len(parts) == 3 and parts[0] == "week" and parts[2] == "done" and parts[1].isdigit():
         return f"第{parts[1]}週完了"
     return stage
+
+
+# -- arms and the library's English sentences on Japanese pages -------------------------------
+
+#: the usual arm labels (other labels are data and stay as written)
+ARM_WORDS: Final[dict[str, dict[str, str]]] = {
+    "en": {"control": "control", "treatment": "treatment"},
+    "ja": {"control": "対照群", "treatment": "処置群"},
+}
+
+
+def arm_label(arm: str, lang: str = "en") -> str:
+    """An arm's name on a page: ``control`` -> ``対照群`` on Japanese pages.
+
+    Example:
+        >>> arm_label("control", "ja"), arm_label("treatment", "en"), arm_label("video-b", "ja")
+        ('対照群', 'treatment', 'video-b')
+    """
+    return word(ARM_WORDS, arm, lang)
+
+
+def _arms_in(text: str) -> str:
+    return re.sub(r"\b(control|treatment)\b", lambda m: ARM_WORDS["ja"][m.group(1)], text)
+
+
+#: exact English fragments inside a sentence (a group of :data:`JA_SENTENCES`) and their
+#: Japanese; ``""`` drops the fragment
+_JA_PHRASES: Final[dict[str, str]] = {
+    "events": "値が1のパートナー", "non-events": "値が0のパートナー",
+    ", ...": "、ほか", " within strata": "（層内）", " and strata": "・層",
+    ", covariates adjusted by residualization (Rosenbaum 2002)":
+        "、共変量は残差化で調整（Rosenbaum 2002）",
+    "nothing (no covariates)": "なし（共変量なし）",
+    ", which exclude 0": "（0を含まない）",
+    "Lin (2013) regression with the blocks as centred dummies interacted with the arm, HC2":
+        "ブロックを中心化したダミーとして群との交互作用を入れたLin (2013)の回帰、HC2",
+    "the post-stratified difference on the blocks (equal to the regression with block dummies "
+    "interacted with the arm and HC2), t with n − 2·blocks degrees of freedom":
+        "ブロックで事後層別化した差（ブロックのダミーと群の交互作用を入れHC2を用いた回帰と同じ）、"
+        "自由度 n − 2·ブロック数のt分布",
+    "a difference in means that ignores": "平均の差（次を無視）",
+    "a difference of proportions that ignores": "割合の差（次を無視）",
+    "a regression that leaves out": "回帰（次を含めない）",
+    "free permutations that ignore": "制約のない並べ替え（次を無視）",
+    "nothing (one stratum)": "なし（層は1つ）",
+}
+
+#: fragments with values inside (tried after :data:`_JA_PHRASES`)
+_JA_FRAGMENTS: Final[tuple[tuple[str, str], ...]] = (
+    (r"; covariates \((?P<covs>.+)\) adjusted as within-block arm differences \(Fogarty 2018\)",
+     "。共変量（{covs}）はブロック内の群差として調整（Fogarty 2018）"),
+    (r"(?P<how>.+? (?:ignores|leaves out)) (?P<part>.+)", "{how}：{part}"),
+    (r"the strata '(?P<col>.+)'", "層「{col}」"),
+    (r"the pairs/blocks of '(?P<col>.+)'", "ペア／ブロック「{col}」"),
+    (r"the rerandomization covariates \((?P<covs>.*)\)", "再無作為化の共変量（{covs}）"),
+)
+
+#: Japanese renderings of the English sentences a page may show: the statistics layer's
+#: warnings and notes, the evidence rating's reasons and the design line. Each pattern must
+#: match a whole sentence; ``{name}`` in a rendering is the named group (groups ``arm`` and
+#: ``*_arm`` are arm names, ``*_arms`` texts naming arms; other groups go through the
+#: fragment tables, then this table, or stay as written). The first pattern that matches wins.
+JA_SENTENCES: Final[tuple[tuple[str, str], ...]] = (
+    # -- stats warnings (inputs, estimation, designs, complier, segments)
+    (r"(?P<n>[\d,]+) stratum/strata of '(?P<col>.+?)' \((?P<names>.*?)(?P<more>, \.\.\.)?\) "
+     r"have fewer than 2 units in an arm; their (?P<k>[\d,]+) unit\(s\) are left out, so the "
+     r"effect is for the other strata",
+     "層「{col}」のうち{n}層（{names}{more}）はどちらかの群のパートナーが2社未満のため、その"
+     "{k}社を除外しました。効果はそれ以外の層についての値です。"),
+    (r"only (?P<n>[\d,]+) units in the (?P<arm>.+?) arm: intervals rest on large-sample "
+     r"approximations; method='permutation' gives an exact p-value",
+     "{arm}は{n}社しかありません。区間は大標本の近似に頼っています。method='permutation' なら"
+     "正確なp値が得られます。"),
+    (r"only (?P<k>[\d,]+) (?P<what>events|non-events) in the (?P<arm>.+?) arm: too few to say "
+     r"much about a difference",
+     "{arm}の{what}は{k}社だけで、差について言えることはわずかです。"),
+    (r"the outcome is heavily skewed in the (?P<arm>.+?) arm \(skewness (?P<g>\S+), "
+     r"n=(?P<n>[\d,]+) < 25·skewness²\): the normal interval may under-cover; consider "
+     r"winsorize=0\.99 or method='permutation'",
+     "{arm}の成果の分布は大きく偏っています（歪度 {g}、n={n} < 25×歪度²）。正規近似の区間は"
+     "狭すぎる（真の値を含む確率が足りない）おそれがあります。winsorize=0.99 か "
+     "method='permutation' を検討してください。"),
+    (r"the outcome does not vary in the (?P<arm>.+?) arm",
+     "{arm}では成果の値がすべて同じです。"),
+    (r"the control mean is zero or negative: no relative effect",
+     "対照群の平均が0以下のため、相対的な効果は出せません。"),
+    (r"the control mean is not clearly above zero: the relative effect and its interval are "
+     r"unstable; read the absolute effect",
+     "対照群の平均が0をはっきり上回っていないため、相対的な効果とその区間は不安定です。"
+     "絶対的な効果を読んでください。"),
+    (r"the effect has no sampling variation \(constant outcome\): no interval",
+     "効果にばらつきがありません（成果が一定）。区間は出せません。"),
+    (r"sample-ratio mismatch against the design's probabilities \(p=(?P<p>.+?)\): units were "
+     r"lost or the ledger is not the design's; the estimate cannot be trusted",
+     "群の人数の比が設計の割付確率と合いません（p={p}）。パートナーが失われたか、割付台帳が"
+     "設計と一致していません。この推定値は信頼できません。"),
+    (r"(?P<n>[\d,]+) block\(s\) of '(?P<col>.+?)' \((?P<names>.*?)(?P<more>, \.\.\.)?\) have "
+     r"units of one arm only; their (?P<k>[\d,]+) unit\(s\) are left out",
+     "ブロック「{col}」のうち{n}個（{names}{more}）には片方の群しかいないため、その{k}社を"
+     "除外しました。"),
+    (r"weak first stage \(F = (?P<f>\S+) < 10\): assignment barely changes '(?P<u>.+?)', so "
+     r"the complier effect is poorly determined",
+     "第1段階が弱い（F = {f} < 10）：割付が「{u}」をほとんど変えないため、実際に使った"
+     "パートナーへの効果はほとんど定まりません。"),
+    (r"(?P<k>[\d,]+) unit\(s\) in strata with fewer than 2 units per arm left out in this "
+     r"segment",
+     "このセグメントでは、どちらかの群が2社未満の層にいる{k}社を除外しました。"),
+    # -- stats notes (what the appendix lists)
+    (r"post-stratified on (?P<n>[\d,]+) strata \(weights = stratum shares\); Satterthwaite "
+     r"degrees of freedom",
+     "{n}層で事後層別化（重みは各層の割合）。自由度はSatterthwaiteの近似。"),
+    (r"Newcombe hybrid score interval; p-value dual to it \(p < α exactly when the interval "
+     r"excludes 0\); se is the Wald standard error, for reference",
+     "Newcombeのハイブリッド・スコア区間。p値は区間と対応します（区間が0を含まないときに限り"
+     "p < α）。seは参考としてのWald標準誤差です。"),
+    (r"regression adjustment \(Lin 2013\): arm × centred (?P<covs>.+); HC2 standard errors; t "
+     r"with n − 2\(k\+1\) degrees of freedom",
+     "回帰調整（Lin 2013）：群 × 中心化した {covs}。HC2標準誤差、自由度 n − 2(k+1) の"
+     "t分布。"),
+    (r"randomization test with (?P<n>[\d,]+) re-randomizations(?P<within> within strata)?"
+     r"(?P<resid>, covariates adjusted by residualization \(Rosenbaum 2002\))?; "
+     r"p = \(1 \+ #\{\|D\*\| ≥ \|D\|\}\) / \(B \+ 1\); interval by test inversion assuming a "
+     r"constant additive effect; se and the relative interval are analytic, for reference",
+     "{n}回の割付のやり直しによる無作為化検定{within}{resid}。p = (1 + #{|D*| ≥ |D|}) / "
+     "(B + 1)。区間は効果が一定の加算であると仮定した検定の反転によります。seと相対的な効果の"
+     "区間は参考としての解析的な値です。"),
+    (r"bootstrap with (?P<n>[\d,]+) resamples drawn within arms(?P<strata> and strata)?; "
+     r"expanded percentile interval \(quantiles at (?P<lo>\S+) and (?P<hi>\S+), Hesterberg "
+     r"2015\); p-value dual to it; se is the bootstrap standard deviation",
+     "群{strata}の中で{n}回のブートストラップ再標本化。拡張パーセンタイル区間（{lo}と{hi}の"
+     "分位点、Hesterberg 2015）。p値は区間と対応します。seはブートストラップの標準偏差です。"),
+    (r"a 0/1 outcome with strata: post-stratified difference of proportions \(the Newcombe "
+     r"interval has no stratified form\)",
+     "層のある0/1の成果：事後層別化した割合の差（Newcombe区間には層別の形がないため）。"),
+    (r"ratio metric Σ(?P<num>.+?) / Σ(?P<den>.+?) per arm; delta-method variance with the "
+     r"numerator–denominator covariance; normal interval",
+     "群ごとの比率指標 Σ{num} / Σ{den}。分子と分母の共分散を含むデルタ法の分散、正規近似の"
+     "区間。"),
+    (r"(?P<k>[\d,]+) unit\(s\) in other arms \((?P<names>.*?)\) are not part of this comparison",
+     "ほかの群の{k}社（{names}）はこの比較に含みません。"),
+    (r"outcome winsorized at one pooled cap (?P<cap>\S+) \(the (?P<q>\S+)th percentile of both "
+     r"arms together\): (?P<c>[\d,]+) control and (?P<t>[\d,]+) treatment value\(s\) capped; "
+     r"the effect is on the capped outcome",
+     "成果を両群共通の上限 {cap}（両群をあわせた{q}パーセンタイル）で打ち切り：対照群{c}社、"
+     "処置群{t}社の値を上限に置き換えました。効果は打ち切った成果についての値です。"),
+    (r"corrected: method '(?P<req>.+?)' asked for (?P<what>.+); the experiment was assigned "
+     r"by (?P<design>.+), so '(?P<used>.+?)' was used",
+     "修正：method '{req}' は{what}を求めましたが、実験は{design}で割り付けたため、'{used}' を"
+     "使いました。"),
+    (r"redraws permute the observed arms within each group: the design's draws when its arm "
+     r"counts per group are fixed",
+     "割付のやり直しは各グループの中で観測された群を並べ替えます（グループごとの群の人数が"
+     "固定された設計の割付と同じ）。"),
+    (r"p = \(1 \+ #\{\|S\*\| ≥ \|S\|\}\) / \(1 \+ R\) under the sharp null \(no unit's "
+     r"outcome depends on its arm\); interval by test inversion assuming a constant additive "
+     r"effect; outcomes residualized on (?P<covs>.+)",
+     "p = (1 + #{|S*| ≥ |S|}) / (1 + R)：鋭い帰無仮説（どのパートナーの成果も群によらない）の"
+     "もとでの値。区間は効果が一定の加算であると仮定した検定の反転。成果は {covs} で残差化。"),
+    (r"p = \(1 \+ #\{\|S\*\| ≥ \|S\|\}\) / \(1 \+ R\) under the sharp null \(no unit's "
+     r"outcome depends on its arm\); interval by test inversion assuming a constant additive "
+     r"effect",
+     "p = (1 + #{|S*| ≥ |S|}) / (1 + R)：鋭い帰無仮説（どのパートナーの成果も群によらない）の"
+     "もとでの値。区間は効果が一定の加算であると仮定した検定の反転。"),
+    (r"with more than two arms the sharp null covers every arm: units redrawn into other arms "
+     r"leave the statistic",
+     "3群以上では鋭い帰無仮説がすべての群に及びます。ほかの群に割り付け直されたパートナーは"
+     "統計量から外れます。"),
+    (r"stratified-regression: Lin \(2013\) with the randomization strata as centred dummies "
+     r"interacted with the arm; strata weighted by their size \(the post-stratified difference "
+     r"when there are no covariates\)",
+     "層別回帰：無作為化の層を中心化したダミーとして群との交互作用を入れたLin (2013)の回帰。"
+     "層は大きさで重み付け（共変量がなければ事後層別化した差と同じ）。"),
+    (r"one stratum \(complete randomization\): Lin \(2013\) regression",
+     "層は1つ（完全無作為化）：Lin (2013)の回帰。"),
+    (r"rerandomized-regression: regression on the rerandomization covariates \((?P<covs>.*)\), "
+     r"which makes the normal HC2 interval valid under rerandomization \(Li, Ding & Rubin "
+     r"2018; Li & Ding 2020\)",
+     "再無作為化の回帰：再無作為化の共変量（{covs}）での回帰。これで正規近似のHC2区間が"
+     "再無作為化のもとでも妥当になります（Li, Ding & Rubin 2018; Li & Ding 2020）。"),
+    (r"no randomization p-value: a rerandomized design needs its redraws \(redraw=\)",
+     "無作為化検定のp値はありません：再無作為化の設計には、その割付のやり直し（redraw=）が"
+     "必要です。"),
+    (r"the effect, interval and p-value are the randomization test's; se, df and the relative "
+     r"interval are the design estimator's, for reference",
+     "効果・区間・p値は無作為化検定の値です。se・自由度・相対的な効果の区間は、参考として設計に"
+     "沿った推定量の値です。"),
+    (r"blocked: every one of the (?P<n>[\d,]+) blocks has at least 2 units per arm, so the "
+     r"within-block \(Neyman\) variance is used: (?P<how>.+); blocks weighted by their size",
+     "ブロック化：{n}個のどのブロックにも各群2社以上いるため、ブロック内（Neyman）の分散を"
+     "使います：{how}。ブロックは大きさで重み付け。"),
+    (r"blocked: within-block differences of (?P<n>[\d,]+) blocks weighted by block size; "
+     r"variance between blocks, Σ w_j²\(τ_j − τ\)²/\(1 − w_j\) \(for pairs the "
+     r"paired-difference variance of Imai 2008 / Athey & Imbens 2017, conservative\)"
+     r"(?P<covs>; covariates \(.+\) adjusted as within-block arm differences \(Fogarty 2018\))?"
+     r"; t with J − 1 − k = (?P<df>\S+) degrees of freedom",
+     "ブロック化：{n}個のブロック内の差をブロックの大きさで重み付け。分散はブロック間の "
+     "Σ w_j²(τ_j − τ)²/(1 − w_j)（ペアでは Imai 2008 / Athey & Imbens 2017 の対の差の分散、"
+     "保守的）{covs}。自由度 J − 1 − k = {df} のt分布。"),
+    (r"effect on partners who consumed the package \(compliers\), with assignment as the "
+     r"instrument: assumes assignment changes the outcome only through uptake and that nobody "
+     r"consumes less because of assignment",
+     "パッケージを実際に使ったパートナー（コンプライヤー）への効果。割付を操作変数とし、割付は"
+     "利用を通してのみ成果を変え、割付のせいで利用が減る人はいないと仮定します。"),
+    (r"the Anderson–Rubin set is two rays, \(−∞, (?P<lo>\S+)\] ∪ \[(?P<hi>\S+), ∞\)"
+     r"(?P<excl>, which exclude 0)?: the first stage is too weak to bound the complier effect; "
+     r"the interval shown is the whole line",
+     "Anderson–Rubinの集合は2本の半直線 (−∞, {lo}] ∪ [{hi}, ∞){excl}です。第1段階が弱すぎて"
+     "実際に使ったパートナーへの効果を区間に収められないため、区間は数直線全体としています。"),
+    (r"the Anderson–Rubin set is unbounded: the first stage is too weak at this confidence "
+     r"level to bound the complier effect",
+     "Anderson–Rubinの集合は有界ではありません：この信頼水準では第1段階が弱すぎて、実際に"
+     "使ったパートナーへの効果を区間に収められません。"),
+    (r"one-sided non-compliance \(no control unit consumed the package\): the complier effect "
+     r"is the effect on treated units that consumed it",
+     "片側の非遵守（対照群は誰もパッケージを使っていない）：実際に使ったパートナーへの効果は、"
+     "処置群で使ったパートナーへの効果です。"),
+    (r"uptake '(?P<u>.+?)' is not 0/1: the ratio is the effect per unit of uptake",
+     "利用の列「{u}」が0/1ではないため、比は利用1単位あたりの効果です。"),
+    (r"Holm adjusted p-values; each interval at its Holm step level, so an interval excludes 0 "
+     r"exactly when Holm rejects",
+     "Holm法で調整したp値。各区間はHolm法の各段階の水準で、区間が0を含まないのはHolm法が"
+     "棄却するときに限ります。"),
+    (r"Benjamini–Hochberg adjusted p-values; intervals at the false-coverage-rate level "
+     r"1 − R·α/m \(Benjamini & Yekutieli 2005\), so an interval excludes 0 exactly when the "
+     r"adjusted p-value is below α",
+     "Benjamini–Hochberg法で調整したp値。区間は偽被覆率の水準 1 − R·α/m（Benjamini & "
+     "Yekutieli 2005）で、区間が0を含まないのは調整済みp値がα未満のときに限ります。"),
+    (r"no multiplicity adjustment: with several segments some will look different by chance",
+     "多重性の調整なし：セグメントが多いと、偶然だけで違って見えるものが出ます。"),
+    (r"heterogeneity: Cochran's Q over the segment effects; expected uplift: empirical-Bayes "
+     r"shrinkage towards the overall effect \(DerSimonian–Laird between-segment variance\)",
+     "異質性：セグメント別の効果についてのCochranのQ。期待される上乗せ：全体の効果に向けた"
+     "経験ベイズの縮小（セグメント間分散はDerSimonian–Laird法）。"),
+    (r"segment (?P<seg>.+?) = (?P<level>.+)", "セグメント {seg} = {level} についての推定。"),
+    # -- the evidence rating's reasons (report/evidence.py)
+    (r"sample-ratio mismatch \(p = (?P<p>\S+) < (?P<t>\S+)\)",
+     "群の人数の比が設計と合いません（p = {p} < {t}）。"),
+    (r"covariates predict the arm \(omnibus p = (?P<p>\S+) < (?P<t>\S+)\)",
+     "事前期間の値から群が予測できます（全体の検定 p = {p} < {t}）。"),
+    (r"standardized difference above (?P<t>\S+): (?P<names>.+)",
+     "標準化差が{t}を超える共変量があります：{names}。"),
+    (r"interval half-width (?P<h>\S+) wider than the minimum effect (?P<me>\S+): underpowered",
+     "区間の半幅 {h} が最小効果 {me} より広く、検出力が足りません。"),
+    (r"attrition: (?P<a>[\d,]+) of (?P<n>[\d,]+) assigned partners analysed",
+     "脱落：割り付けた{n}社のうち分析できたのは{a}社です。"),
+    (r"interim look (?P<k>\d+) of (?P<K>\d+): not the final analysis",
+     "{K}回中{k}回目の中間評価で、最終の分析ではありません。"),
+    (r"placebo \(A/A\) run: says nothing about the package",
+     "プラセボ（A/A）実行のため、パッケージについては何も言えません。"),
+    # -- the design line (stats.designs.DesignInfo.describe)
+    (r"stratified randomization within '(?P<col>.+?)' \((?P<shares_arms>.*)\)",
+     "「{col}」の層ごとの層別無作為化（{shares_arms}）"),
+    (r"complete randomization \((?P<shares_arms>.*)\)", "完全無作為化（{shares_arms}）"),
+    (r"randomization within the pairs/blocks of '(?P<col>.+?)' \((?P<shares_arms>.*)\)",
+     "ペア／ブロック「{col}」の中での無作為化（{shares_arms}）"),
+    (r"rerandomization on (?P<covs>.+?) within '(?P<col>.+?)' \((?P<shares_arms>.*)\)",
+     "「{col}」の層の中で {covs} による再無作為化（{shares_arms}）"),
+    (r"rerandomization on (?P<covs>.+?) \((?P<shares_arms>.*)\)",
+     "{covs} による再無作為化（{shares_arms}）"),
+)
+
+_COMPILED: Final = tuple((re.compile(p, re.S), t) for p, t in JA_SENTENCES)
+_COMPILED_FRAGMENTS: Final = tuple((re.compile(p, re.S), t) for p, t in _JA_FRAGMENTS)
+
+
+def _fill(template: str, m: re.Match[str]) -> str:
+    """``template`` with each ``{group}`` of ``m`` in Japanese (braces that do not name a
+    group, like ``#{|D*| ≥ |D|}``, stay)."""
+    groups = m.groupdict()
+
+    def one(g: re.Match[str]) -> str:
+        name = g.group(1)
+        if name not in groups:
+            return g.group(0)
+        value = groups[name]
+        if value is None:
+            return ""
+        if name == "arm" or name.endswith("_arm"):
+            return arm_label(value, "ja")
+        if name.endswith("_arms"):
+            return _arms_in(value)
+        if value in _JA_PHRASES:
+            return _JA_PHRASES[value]
+        for pat, tpl in (*_COMPILED_FRAGMENTS, *_COMPILED):
+            f = pat.fullmatch(value)
+            if f:
+                return _fill(tpl, f).removesuffix("。")
+        return value
+
+    return re.sub(r"\{(\w+)\}", one, template)
+
+
+def has_japanese(text: str) -> bool:
+    """Whether :func:`translate` knows a Japanese rendering of ``text``.
+
+    Example:
+        >>> has_japanese("the outcome does not vary in the control arm"), has_japanese("new")
+        (True, False)
+    """
+    return any(p.fullmatch(text) for p, _ in _COMPILED)
+
+
+def translate(text: str, lang: str) -> str:
+    """One of the library's English sentences (a warning, a note, an evidence reason, the
+    design line) in the page's language: unchanged in English, and in Japanese the rendering
+    of :data:`JA_SENTENCES` whose pattern matches the whole text; a sentence without one stays
+    in English (never an error).
+
+    Example:
+        >>> translate("interval half-width 0.307 wider than the minimum effect 0.2: "
+        ...           "underpowered", "ja")
+        '区間の半幅 0.307 が最小効果 0.2 より広く、検出力が足りません。'
+        >>> translate("only 12 units in the control arm: intervals rest on large-sample "
+        ...           "approximations; method='permutation' gives an exact p-value", "ja")[:15]
+        '対照群は12社しかありません。'
+        >>> translate("something new", "ja")
+        'something new'
+    """
+    if lang != "ja":
+        return text
+    s = text.strip()
+    for pat, tpl in _COMPILED:
+        m = pat.fullmatch(s)
+        if m:
+            return _fill(tpl, m)
+    return text
