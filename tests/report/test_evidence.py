@@ -74,3 +74,41 @@ def test_to_dict(ev: sl.Evaluation) -> None:
     assert set(d) == {"score", "reasons"}
 
 
+
+
+def _every_reason(ev: sl.Evaluation) -> list[tuple[int, str]]:
+    """The reasons of ratings that trip every factor of the rubric."""
+    import pandas as pd
+
+    from supportlab.stats.checks import BalanceCheck
+
+    bal = BalanceCheck(table=pd.DataFrame(), omnibus_f=1.0, omnibus_df=(1, 1), omnibus_p=0.5,
+                       smd_threshold=0.1,
+                       imbalanced=("portal_logins_pre", "deals_registered_pre"))
+    broken = dataclasses.replace(bal, omnibus_p=1e-5)
+    base = _with_min_effect(ev, 1e-6)
+    worst = dataclasses.replace(base, srm=dataclasses.replace(ev.srm, mismatch=True,
+                                                              p_value=1e-6),
+                                balance=bal, final=False, look=1, looks=3,
+                                decision="continue", placebo=True)
+    n = ev.n_control + ev.n_treatment
+    reasons = list(rate_evidence(worst, n_assigned=2 * n).reasons)
+    reasons += rate_evidence(dataclasses.replace(worst, balance=broken)).reasons
+    return reasons
+
+
+def test_every_reason_has_japanese(ev: sl.Evaluation) -> None:
+    from supportlab.report.text import has_japanese
+
+    reasons = _every_reason(ev)
+    kinds = {t.split(" ")[0] for _, t in reasons}
+    assert {"sample-ratio", "covariates", "standardized", "interval", "attrition:", "interim",
+            "placebo"} <= kinds
+    for _, text in reasons:
+        assert has_japanese(text), text
+    r = rate_evidence(dataclasses.replace(_with_min_effect(ev, 1e-6), final=False, look=2,
+                                          looks=3, decision="continue"))
+    ja = r.texts("ja")
+    assert any("検出力が足りません" in t for t in ja) and any("3回中2回目" in t for t in ja)
+    assert r.texts("en") == tuple(t for _, t in r.reasons)
+    assert all(x["text_ja"] for x in r.to_dict()["reasons"])

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from supportlab.design.evaluate import Evaluation
+from supportlab.report.text import translate
 
 #: omnibus balance p-values below this fail the trust gate (a broken randomization, not chance).
 BALANCE_P_THRESHOLD = 0.001
@@ -29,7 +30,8 @@ class EvidenceRating:
 
     Attributes:
         score: 1 to 5.
-        reasons: ``(points, text)`` pairs in English, points ≤ 0.
+        reasons: ``(points, text)`` pairs in English, points ≤ 0 (:meth:`texts` gives them in
+            a page's language).
     """
 
     score: int
@@ -40,10 +42,21 @@ class EvidenceRating:
         """``★★★☆☆`` for a score of 3."""
         return "★" * self.score + "☆" * (5 - self.score)
 
+    def texts(self, lang: str = "en") -> tuple[str, ...]:
+        """The reasons' texts in ``en`` or ``ja`` (:func:`~supportlab.report.text.translate`).
+
+        Example:
+            >>> EvidenceRating(4, ((-1, "interim look 1 of 3: not the final analysis"),)
+            ...                ).texts("ja")
+            ('3回中1回目の中間評価で、最終の分析ではありません。',)
+        """
+        return tuple(translate(t, lang) for _, t in self.reasons)
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe: score and reasons."""
+        """JSON-safe: score and reasons (each in English and Japanese)."""
         return {"score": self.score,
-                "reasons": [{"points": p, "text": t} for p, t in self.reasons]}
+                "reasons": [{"points": p, "text": t, "text_ja": translate(t, "ja")}
+                            for p, t in self.reasons]}
 
 
 def rate_evidence(ev: Evaluation, *, n_assigned: int | None = None) -> EvidenceRating:
