@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import nbformat
@@ -135,6 +136,7 @@ def test_heavy_tail_and_appendix(report: ExperimentReport) -> None:
     p = report.evaluation.primary
     html = report.heavy_tail_section().html
     assert f"{p.raw_mean_control:,.3f}" in html and "randomization p-value" in html
+    assert f"{p.raw_mean_treatment:,.3f}" in html and "median" in html
     rand_p = (p.details or {}).get("randomization_p_value")
     if isinstance(rand_p, float):
         assert f"{rand_p:,.4f}" in html
@@ -215,12 +217,15 @@ def test_forest_chart_in_segments(report: ExperimentReport, report_ja: Experimen
 
 
 def test_distribution_chart_only_with_outcomes(report: ExperimentReport) -> None:
-    assert "sl-figure" not in report.heavy_tail_section().html
-    assert report.distribution_figure() is None
+    bare = dataclasses.replace(report, outcomes=None)
+    assert "sl-figure" not in bare.heavy_tail_section().html
+    assert bare.distribution_figure() is None and bare.tail() is None
+    assert "Per-partner outcomes are not available" in bare.heavy_tail_section().html
     with_y = dataclasses.replace(report, outcomes={"control": [0.0, 1.0, 2.0, 40.0],
                                                    "treatment": [1.0, 3.0, 5.0, 7.0]})
     alt = _alt(with_y.heavy_tail_section().html)
     assert "n = 8" in alt and "control mean 10.75" in alt and "treatment mean 4.00" in alt
+    assert "cap (99th pct.)" in alt
 
 
 def test_japanese_page_words(report: ExperimentReport, report_ja: ExperimentReport) -> None:
@@ -242,3 +247,186 @@ def test_japanese_page_words(report: ExperimentReport, report_ja: ExperimentRepo
         if gr.relative:
             assert "（相対）" in g
     assert "年" in report_ja.looks_section().html
+
+
+# -- the heavy-tail panel -----------------------------------------------------------------------
+
+
+def test_outcomes_filled_from_the_evaluation(report: ExperimentReport) -> None:
+    p = report.evaluation.primary
+    y = report.outcomes
+    assert y is not None and next(iter(y)) == "control"
+    assert len(y["control"]) == p.n_control and len(y["treatment"]) == p.n_treatment
+    assert sum(y["control"]) / len(y["control"]) == pytest.approx(p.raw_mean_control)
+    assert sum(y["treatment"]) / len(y["treatment"]) == pytest.approx(p.raw_mean_treatment)
+    assert "sl-figure" in report.heavy_tail_section().html  # the distribution chart
+    d = json.loads(report.to_json())
+    assert d["heavy_tail"]["treatment"]["n"] == p.n_treatment
+    assert "partner_outcomes" not in d
+
+
+def test_heavy_tail_numbers_match_numpy(report: ExperimentReport) -> None:
+    import numpy as np
+
+    from supportlab.report.text import fmt_num
+
+    y = report.outcomes
+    assert y is not None
+    yc, yt = np.asarray(y["control"]), np.asarray(y["treatment"])
+    cap = float(np.quantile(np.concatenate([yc, yt]), 0.99))
+    t = report.tail()
+    assert t is not None and t.cap == pytest.approx(cap)
+    assert t.control.median == pytest.approx(float(np.median(yc)))
+    assert t.treatment.winsorized_mean == pytest.approx(float(np.minimum(yt, cap).mean()))
+    assert t.treatment.n_capped == int((yt > cap).sum())
+    assert t.difference_in_sums == pytest.approx(len(yt) * (yt.mean() - yc.mean()))
+    html = report.heavy_tail_section().html
+    for v in (t.control.median, t.treatment.winsorized_mean, t.cap):
+        assert fmt_num(v, 3) in html or fmt_num(v, 2) in html
+    assert f"winsorized mean (cap {fmt_num(cap, 2)})" in html
+    assert "Hyndman &amp; Fan" in html
+    assert t.top == 0 or f"({t.top:,}: {t.treatment.n_top:,} treatment" in html
+
+
+def test_heavy_tail_top_share() -> None:
+    from supportlab.report.experiment import heavy_tail
+
+    # one treatment partner carries the difference, and more: the others pull the other way
+    t = heavy_tail({"control": [0, 1, 1, 2], "treatment": [0, 1, 2, 41]}, "control",
+                   "treatment", top_fraction=0.1)
+    assert t is not None and t.top == 1 and t.treatment.n_top == 1
+    assert t.difference_in_sums == 40 and t.top_share == pytest.approx(41 / 40)
+    assert t.difference_without_top == pytest.approx(0.0)
+    # unequal arms: control scaled to the treatment arm's size
+    t = heavy_tail({"control": [9, 1], "treatment": [5, 2, 2, 0]}, "control", "treatment",
+                   top_fraction=0.1)
+    assert t is not None and t.top == 1 and (t.control.n_top, t.treatment.n_top) == (1, 0)
+    d = 9 - 2 * 10
+    assert t.difference_in_sums == pytest.approx(d)
+    assert t.top_share == pytest.approx((0 - 2 * 9) / d)
+    assert t.difference_without_top == pytest.approx(9 / 4 - 1)
+    # a tie at the cut is never split: no top partner then
+    t = heavy_tail({"control": [5, 1], "treatment": [5, 2, 2, 0]}, "control", "treatment",
+                   top_fraction=0.1)
+    assert t is not None and t.top == 0 and t.top_share == 0
+    # zeros are never top partners; no difference in sums: no share
+    t = heavy_tail({"control": [0, 0, 0], "treatment": [0, 0, 0]}, "control", "treatment")
+    assert t is not None and t.top == 0 and t.difference_in_sums == 0
+    assert t.top_share != t.top_share  # NaN
+    assert heavy_tail({"control": [1.0]}, "control", "treatment") is None
+
+
+def test_heavy_tail_words(report: ExperimentReport, report_ja: ExperimentReport) -> None:
+    y = {"control": [0.0, 1.0, 1.0, 2.0] * 30, "treatment": [0.0, 1.0, 2.0, 1.0] * 29 + [
+        0.0, 1.0, 2.0, 400.0]}
+    en = dataclasses.replace(report, outcomes=y).heavy_tail_section().html
+    assert "more than all of it" in en and "account for" in en
+    ja = dataclasses.replace(report_ja, outcomes=y).heavy_tail_section().html
+    assert "差のすべてを超えて" in ja and "上位1%（以内）のパートナー" in ja and "中央値" in ja
+    flat = {"control": [1.0, 2.0] * 20 + [6.0, 6.0], "treatment": [1.0, 2.0] * 20 + [12.0, 0.0]}
+    assert "do not differ" in dataclasses.replace(report, outcomes=flat).heavy_tail_section().html
+    tied = {"control": [1.0, 2.0] * 20, "treatment": [1.0, 2.0] * 20}
+    assert "No partner stands apart" in dataclasses.replace(
+        report, outcomes=tied).heavy_tail_section().html
+
+
+# -- segments: pre-declared or exploratory ------------------------------------------------------
+
+
+def test_segments_labelled_pre_declared(report: ExperimentReport) -> None:
+    seg = _segmented(report)
+    html = seg.segments_section().html
+    assert "pre-declared" in html and "none is exploratory" in html and "exploratory</td>" \
+        not in html
+    f = seg.forest_figure()
+    assert f is not None and "pre-declared" in f.title and "[exploratory]" not in f.alt
+    assert not seg.tables()["segments"]["exploratory"].any()
+
+
+def test_exploratory_segments_marked(report: ExperimentReport,
+                                     report_ja: ExperimentReport) -> None:
+    seg = dataclasses.replace(_segmented(report), exploratory=("rank",))
+    html = seg.segments_section().html
+    assert "<td>exploratory</td>" in html and "ideas to test" in html
+    f = seg.forest_figure()
+    assert f is not None and "rank: A (n=" in f.alt and "[exploratory]" in f.alt
+    assert "exploratory where marked" in f.title
+    assert seg.tables()["segments"]["exploratory"].all()
+    assert json.loads(seg.to_json())["exploratory_segments"] == ["rank"]
+    ja = dataclasses.replace(_segmented(report_ja), exploratory=("rank",))
+    assert "<td>探索的</td>" in ja.segments_section().html
+    assert "[探索的]" in ja.forest_figure().alt  # type: ignore[union-attr]
+
+
+def test_explore_estimates_and_marks_a_segment(world: tuple[Path, Path]) -> None:
+    root, path = world
+    r = experiment_report(root, path, lang="en", permutations=0, explore=("rank", "rank"))
+    assert r.exploratory == ("rank",)
+    assert [s.segment for s in r.evaluation.segments] == ["rank"]
+    assert "<td>exploratory</td>" in r.segments_section().html
+
+
+# -- the Japanese page --------------------------------------------------------------------------
+
+
+def test_ja_page_has_no_english_caveats(report_ja: ExperimentReport) -> None:
+    from supportlab.report.sections import escape
+    from supportlab.report.text import has_japanese, translate
+
+    ev = report_ja.evaluation
+    page = report_ja._repr_html_()
+    for w in ev.primary.warnings:
+        assert has_japanese(w), w
+        assert escape(translate(w, "ja")) in page and escape(w) not in page
+    for n in ev.primary.notes:
+        assert escape(translate(n, "ja")) in page and escape(n) not in page
+    for t in report_ja.evidence.texts("ja")[:2]:
+        assert escape(t) in report_ja.first_screen().html
+    assert all(has_japanese(t) for _, t in report_ja.evidence.reasons)
+    app = report_ja.appendix().html
+    assert "推定量" in app and "標準誤差" in app and "estimator:" not in app
+    assert escape(translate(ev.design, "ja")) in app and "randomization" not in app.split(
+        "<pre>")[0]
+    assert "対照群" in report_ja.flow_section().html
+    assert "エビデンス" in report_ja.summary_markdown()
+
+
+# -- effects: ITT beside the complier effect ----------------------------------------------------
+
+
+def _complier(r: ExperimentReport, **kw: float) -> ExperimentReport:
+    c = r.evaluation.complier
+    assert c is not None
+    return dataclasses.replace(r, evaluation=dataclasses.replace(
+        r.evaluation, complier=dataclasses.replace(c, **kw)))
+
+
+def test_complier_row_interval_or_why_not(report: ExperimentReport,
+                                          report_ja: ExperimentReport) -> None:
+    p = report.evaluation.primary
+    unbounded = _complier(report, effect=8.42, ci_lower=-math.inf, ci_upper=math.inf,
+                          first_stage_f=0.4).effects_section().html
+    assert "8.42" in unbounded and "no finite interval" in unbounded
+    assert "– – –" not in unbounded and "first-stage F = 0.4" in unbounded
+    assert "cannot bound it" in unbounded
+    ja = _complier(report_ja, ci_lower=-math.inf, ci_upper=math.inf).effects_section().html
+    assert "有限の区間なし" in ja and "区間がありません" in ja
+    bounded = _complier(report, effect=2.5, ci_lower=0.7, ci_upper=4.1).effects_section().html
+    assert "2.50" in bounded and "0.70 – 4.10" in bounded and "The two agree" in bounded
+    assert bounded.count(f"{p.n_control:,} / {p.n_treatment:,}") == 2
+    apart = _complier(report, effect=-2.5, ci_lower=-4.1, ci_upper=-0.7).effects_section().html
+    assert "disagree in sign" in apart
+
+
+def test_uptake_with_counts(report: ExperimentReport, report_ja: ExperimentReport) -> None:
+    from supportlab.report.text import fmt_pct
+
+    html = report.effects_section().html
+    for r in report.evaluation.uptake.itertuples():
+        assert (f"{r.arm} {int(r.n_opened):,} of {int(r.n_assigned):,} "
+                f"({fmt_pct(r.uptake_share, 0)})") in html
+    assert "percentage points" in html
+    assert "社中" in report_ja.effects_section().html
+    flow = report.flow_section().html
+    a = report.flow.arms[0]
+    assert f"opened <b>{a.counts[1]:,}</b> ({fmt_pct(a.counts[1] / a.counts[0], 0)})" in flow

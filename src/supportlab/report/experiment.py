@@ -6,13 +6,16 @@ ledger); the report adds the trust gate, the evidence rating, the flow and the p
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from supportlab.config.experiment import Experiment, load_experiment
@@ -35,12 +38,14 @@ from supportlab.report.text import (
     DECISION_ICONS,
     DECISION_WORDS,
     GUARDRAIL_WORDS,
+    arm_label,
     fmt_ci,
     fmt_date,
     fmt_num,
     fmt_pct,
     fmt_yen,
     stage_label,
+    translate,
     word,
 )
 
@@ -75,6 +80,118 @@ def trust_gate(ev: Evaluation) -> TrustGate:
         fails.append({"check": "balance", "threshold": BALANCE_P_THRESHOLD,
                       "value": ev.balance.omnibus_p})
     return TrustGate(passed=not fails, failures=tuple(fails))
+
+
+#: the pooled quantile of the winsorization cap (the library's ``winsorize=0.99``)
+CAP_QUANTILE = 0.99
+
+#: the share of partners (pooled, by outcome) whose part of the difference is shown
+TOP_SHARE = 0.01
+
+
+@dataclass(frozen=True)
+class ArmTail:
+    """One arm's outcomes, described.
+
+    Attributes:
+        arm: the arm.
+        n: partners with an outcome.
+        mean / median: of the raw outcomes.
+        winsorized_mean: the mean after capping at :attr:`HeavyTail.cap`.
+        n_capped: values above the cap.
+        n_top: partners among the top ones (:attr:`HeavyTail.top`).
+    """
+
+    arm: str
+    n: int
+    mean: float
+    median: float
+    winsorized_mean: float
+    n_capped: int
+    n_top: int
+
+
+@dataclass(frozen=True)
+class HeavyTail:
+    """How far a few partners drive the raw difference (descriptive; the effect is the model's).
+
+    The cap is one value for both arms, the :data:`CAP_QUANTILE` quantile of the pooled outcomes
+    (``numpy.quantile``'s linear interpolation, definition 7 of Hyndman & Fan 1996, as the
+    library's ``winsorize=0.99``); values above it are set to it. The top partners are those
+    whose outcome is above the ``k+1``-th largest of all partners, ``k`` the
+    :data:`TOP_SHARE` of them rounded up (at least one): at most ``k`` partners, never a split
+    tie and never a zero. The treatment-minus-control difference
+    in sums scales the control arm to the treatment arm's size,
+    ``D = Σ_T y − (n_T / n_C) Σ_C y = n_T (mean_T − mean_C)``, so it splits exactly into the top
+    partners' part and the others'; ``top_share`` is the top partners' part of ``D``.
+
+    Attributes:
+        control / treatment: the two arms compared.
+        cap: the winsorization cap.
+        quantile: its pooled quantile.
+        top_fraction: the share of partners counted as top.
+        top: partners counted as top (both arms; 0 when the largest outcomes tie).
+        difference_in_sums: ``D``.
+        top_share: the top partners' part of ``D`` (NaN when ``D`` is 0; above 1 or below 0
+            when the others pull the other way).
+        difference_without_top: mean_T − mean_C over the other partners.
+    """
+
+    control: ArmTail
+    treatment: ArmTail
+    cap: float
+    quantile: float
+    top_fraction: float
+    top: int
+    difference_in_sums: float
+    top_share: float
+    difference_without_top: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe (NaN -> ``None``)."""
+        def clean(v: Any) -> Any:
+            return None if isinstance(v, float) and not math.isfinite(v) else v
+        d = dataclasses.asdict(self)
+        return {k: ({a: clean(b) for a, b in v.items()} if isinstance(v, dict) else clean(v))
+                for k, v in d.items()}
+
+
+def heavy_tail(outcomes: Mapping[str, Sequence[float]], control: str, treatment: str, *,
+               quantile: float = CAP_QUANTILE, top_fraction: float = TOP_SHARE) -> HeavyTail | None:
+    """Describe the two arms' outcomes (see :class:`HeavyTail`); ``None`` when an arm has none.
+
+    Example:
+        >>> t = heavy_tail({"control": [0, 1, 1, 2], "treatment": [0, 1, 2, 41]}, "control",
+        ...                "treatment", top_fraction=0.1)
+        >>> t.top, t.difference_in_sums, t.top_share, t.difference_without_top
+        (1, 40.0, 1.025, 0.0)
+    """
+    yc = np.asarray([float(v) for v in outcomes.get(control, ())], dtype=float)
+    yt = np.asarray([float(v) for v in outcomes.get(treatment, ())], dtype=float)
+    yc, yt = yc[np.isfinite(yc)], yt[np.isfinite(yt)]
+    if not len(yc) or not len(yt):
+        return None
+    pooled = np.concatenate([yc, yt])
+    cap = float(np.quantile(pooled, quantile))
+    k = max(1, math.ceil(top_fraction * len(pooled)))
+    above = float(np.sort(pooled)[::-1][k]) if k < len(pooled) else -math.inf
+    tc, tt = (yc > above) & (yc > 0), (yt > above) & (yt > 0)
+    r = len(yt) / len(yc)
+    d = float(yt.sum() - r * yc.sum())
+    part = float(yt[tt].sum() - r * yc[tc].sum())
+    rest_c, rest_t = yc[~tc], yt[~tt]
+    without = (float(rest_t.mean() - rest_c.mean()) if len(rest_c) and len(rest_t)
+               else math.nan)
+
+    def arm(name: str, y: np.ndarray, top: np.ndarray) -> ArmTail:
+        return ArmTail(arm=name, n=len(y), mean=float(y.mean()), median=float(np.median(y)),
+                       winsorized_mean=float(np.minimum(y, cap).mean()),
+                       n_capped=int((y > cap).sum()), n_top=int(top.sum()))
+
+    return HeavyTail(control=arm(control, yc, tc), treatment=arm(treatment, yt, tt), cap=cap,
+                     quantile=quantile, top_fraction=top_fraction, top=int(tc.sum() + tt.sum()),
+                     difference_in_sums=d, top_share=part / d if d != 0 else math.nan,
+                     difference_without_top=without)
 
 
 def _sentence(ev: Evaluation, lang: str, title: str) -> str:
@@ -128,8 +245,11 @@ class ExperimentReport:
         horizon_days: the experiment's horizon.
         n_base: partners assigned (the base the effect is scaled over).
         yaml_text: the experiment file as written (for the appendix).
-        outcomes: per arm, the analysed partners' primary outcomes (``None``: not available;
-            the heavy-tail panel then has no distribution chart).
+        outcomes: per arm, the partners' primary outcomes (:func:`experiment_report` fills it
+            from the evaluation's ``partner_outcomes``; ``None``: not available, the
+            heavy-tail panel then shows the model's raw means only and no chart).
+        exploratory: the segments of the evaluation that were not pre-declared in
+            ``decision.segments`` (marked as exploratory wherever segments are shown).
     """
 
     evaluation: Evaluation
@@ -142,6 +262,7 @@ class ExperimentReport:
     n_base: int
     yaml_text: str = ""
     outcomes: Mapping[str, Sequence[float]] | None = None
+    exploratory: tuple[str, ...] = ()
 
     @property
     def sentence(self) -> str:
@@ -170,9 +291,17 @@ class ExperimentReport:
             out.append("placebo (A/A) run" if self.lang == "en" else "プラセボ（A/A）実行")
         if not ev.final:
             out.append(ev.timing)
-        out.extend(t for _, t in self.evidence.reasons[:2])
-        out.extend(ev.primary.warnings[:1])
+        out.extend(self.evidence.texts(self.lang)[:2])
+        out.extend(translate(w, self.lang) for w in ev.primary.warnings[:1])
         return out[:3]
+
+    def tail(self) -> HeavyTail | None:
+        """The heavy-tail description of the headline comparison (``None`` without
+        :attr:`outcomes`)."""
+        if not self.outcomes:
+            return None
+        p = self.evaluation.primary
+        return heavy_tail(self.outcomes, p.control, p.treatment)
 
     # ---- charts ---------------------------------------------------------------------------
     def effect_figure(self) -> Chart:
@@ -208,19 +337,26 @@ class ExperimentReport:
         """Each segment level's effect with its adjusted interval, and the overall effect
         (``None`` when no segment was declared)."""
         ev = self.evaluation
+        mark = self._t("exploratory", "探索的")
         rows = [ForestRow(label=f"{seg.segment}: {lab}", effect=e.effect, lower=e.ci_lower,
-                          upper=e.ci_upper, n=e.n_control + e.n_treatment)
+                          upper=e.ci_upper, n=e.n_control + e.n_treatment,
+                          note=mark if seg.segment in self.exploratory else "")
                 for seg in ev.segments for lab, e in zip(seg.labels, seg.estimates, strict=True)]
         if not rows:
             return None
+        explored = any(seg.segment in self.exploratory for seg in ev.segments)
         p = ev.primary
         rows.append(ForestRow(label=self._t("all partners", "全体"), effect=p.effect,
                               lower=p.ci_lower, upper=p.ci_upper, n=p.n_control + p.n_treatment,
                               emphasis=True))
         me = ev.decision_detail.evidence.get("min_effect")
-        return forest_chart(rows, lang=self.lang,
-                            title=self._t("Effect by segment (adjusted intervals)",
-                                          "セグメント別の効果（調整済み区間）"),
+        title = (self._t("Effect by segment: pre-declared, and exploratory where marked "
+                         "(adjusted intervals)",
+                         "セグメント別の効果：事前に指定したもの（印のあるものは探索的、調整済み区間）")
+                 if explored else
+                 self._t("Effect by pre-declared segment (adjusted intervals)",
+                         "事前に指定したセグメント別の効果（調整済み区間）"))
+        return forest_chart(rows, lang=self.lang, title=title,
                             min_effect=float(me) if isinstance(me, (int, float)) else None,
                             xlabel=self._t("effect (segments: Holm-adjusted intervals)",
                                            "効果（セグメント：Holm法で調整した区間）"))
@@ -231,8 +367,13 @@ class ExperimentReport:
         if not self.outcomes:
             return None
         values = [float(v) for vals in self.outcomes.values() for v in vals]
-        markers = {self._t(f"{arm} mean", f"{arm}の平均"): sum(map(float, vals)) / len(vals)
+        markers = {self._t(f"{arm} mean", f"{arm_label(arm, 'ja')}の平均"):
+                   sum(map(float, vals)) / len(vals)
                    for arm, vals in self.outcomes.items() if len(vals)}
+        tail = self.tail()
+        if tail is not None:
+            markers[self._t(f"cap ({tail.quantile * 100:g}th pct.)",
+                            f"上限（{tail.quantile * 100:g}パーセンタイル）")] = tail.cap
         metric = self.evaluation.metric.replace("_", " ")
         return distribution_chart(values, lang=self.lang,
                                   title=self._t(f"Distribution of {metric} per partner",
@@ -281,17 +422,22 @@ class ExperimentReport:
                        + "".join(parts) + "</section>")
 
     def flow_section(self) -> Section:
-        """The flow per arm as a table, with the stage that loses most."""
+        """The flow per arm as a table (each stage's count with its share of the assigned),
+        with the stage that loses most."""
         ja = self.lang == "ja"
         rows = []
         for a in self.flow.arms:
-            cells = " → ".join(f"{escape(stage_label(s, self.lang))} <b>{c:,}</b>"
-                               for s, c in zip(a.stages, a.counts, strict=True))
+            base = a.counts[0]
+            cells = " → ".join(
+                f"{escape(stage_label(s, self.lang))} <b>{c:,}</b>"
+                + (f" ({escape(fmt_pct(c / base, 0))})" if i and base else "")
+                for i, (s, c) in enumerate(zip(a.stages, a.counts, strict=True)))
             lm = escape(stage_label(a.loses_most, self.lang)) if a.loses_most else "–"
-            rows.append(f"<tr><td>{escape(a.arm)}</td><td>{cells}</td><td>{lm}</td>"
-                        f'<td class="num">{a.lost:,}</td></tr>')
-        head = ("<tr><th>群</th><th>流れ</th><th>最大の離脱</th><th>人数</th></tr>" if ja else
-                "<tr><th>arm</th><th>flow</th><th>loses most at</th><th>lost</th></tr>")
+            rows.append(f"<tr><td>{escape(arm_label(a.arm, self.lang))}</td><td>{cells}</td>"
+                        f'<td>{lm}</td><td class="num">{a.lost:,}</td></tr>')
+        head = ("<tr><th>群</th><th>流れ（割付に対する割合）</th><th>最大の離脱</th><th>人数</th></tr>"
+                if ja else "<tr><th>arm</th><th>flow (share of assigned)</th>"
+                           "<th>loses most at</th><th>lost</th></tr>")
         title = "参加者の流れ" if ja else "Flow of partners"
         fl = self.flow
         if fl.eligible is not None:
@@ -310,58 +456,148 @@ class ExperimentReport:
     def _t(self, en: str, ja: str) -> str:
         return ja if self.lang == "ja" else en
 
+    def _uptake_words(self) -> tuple[str, float | None]:
+        """Who opened the package, per arm with counts, and the rise in the share opening
+        (treatment minus control, ``None`` when an arm is missing)."""
+        up = {str(r.arm): r for r in self.evaluation.uptake.itertuples()}
+        p = self.evaluation.primary
+        order = [a for a in (p.treatment, p.control) if a in up]
+        order += [a for a in up if a not in order]
+        parts = [self._t(f"{a} {int(up[a].n_opened):,} of {int(up[a].n_assigned):,} "
+                         f"({fmt_pct(up[a].uptake_share, 0)})",
+                         f"{arm_label(a, 'ja')} {int(up[a].n_assigned):,}社中"
+                         f"{int(up[a].n_opened):,}社（{fmt_pct(up[a].uptake_share, 0)}）")
+                 for a in order]
+        rise = (float(up[p.treatment].uptake_share) - float(up[p.control].uptake_share)
+                if p.treatment in up and p.control in up else None)
+        text = self._t("Opened the package: " + "; ".join(parts),
+                       "パッケージを開封：" + "、".join(parts))
+        if rise is not None and math.isfinite(rise):
+            pts = fmt_num(abs(100 * rise), 0)
+            text += (self._t(f". Being offered it raised opening by {pts} percentage points.",
+                             f"。提供によって開封は{pts}ポイント増えました。") if rise >= 0 else
+                     self._t(f". Being offered it lowered opening by {pts} percentage points.",
+                             f"。提供によって開封は{pts}ポイント減りました。"))
+        else:
+            text += self._t(".", "。")
+        return text, rise
+
     def effects_section(self) -> Section:
-        """ITT beside the complier effect, with uptake, in plain words."""
+        """The effect of the offer (intention to treat) beside the effect on partners who
+        used the package (complier), with uptake, in plain words; disagreements said."""
         ev = self.evaluation
         p = ev.primary
-        rows = [[self._t("effect of being offered the package (everyone assigned)",
-                         "パッケージを提供された効果（割付された全員）"),
-                 fmt_num(p.effect), f"{fmt_num(p.ci_lower)} – {fmt_num(p.ci_upper)}",
-                 f"{ev.n_control:,} / {ev.n_treatment:,}"]]
-        note = ""
+        n = f"{p.n_control:,} / {p.n_treatment:,}"
+        rows = [[self._t("effect of being offered the package (everyone assigned, whether "
+                         "they used it or not)",
+                         "パッケージを提供された効果（割付された全員、使ったかどうかを問わない）"),
+                 fmt_num(p.effect), f"{fmt_num(p.ci_lower)} – {fmt_num(p.ci_upper)}", n]]
+        uptake, rise = self._uptake_words()
+        notes: list[str] = []
+        warn: list[str] = []
         c = ev.complier
         if c is None:
-            note = self._t("The effect on partners who used it is not identified here.",
-                           "実際に使ったパートナーへの効果はここでは推定できません。")
+            same = any(x.startswith(f"{p.treatment}: no complier effect") and "does not differ" in x
+                       for x in ev.notes)
+            notes.append(self._t("The effect on partners who used it is not identified here"
+                                 + (": the offer did not change who opened the package." if same
+                                    else "."),
+                                 "実際に使ったパートナーへの効果はここでは推定できません"
+                                 + ("：提供しても開封するパートナーが変わらなかったためです。" if same
+                                    else "。")))
         else:
-            rows.append([self._t("effect on partners who actually used it",
-                                 "実際に使ったパートナーへの効果"),
-                         fmt_num(c.effect), f"{fmt_num(c.ci_lower)} – {fmt_num(c.ci_upper)}", "–"])
-            if (c.ci_upper < 0 < p.effect) or (c.ci_lower > 0 > p.effect):
-                note = self._t("The two effects disagree in sign: read the complier effect with care.",
-                               "2つの効果の符号が食い違います。慎重に読んでください。")
-        up = ev.uptake
-        uptake = "; ".join(f"{r.arm}: {int(r.n_opened):,}/{int(r.n_assigned):,} "
-                           f"({fmt_pct(r.uptake_share, 0)})" for r in up.itertuples())
+            bounded = math.isfinite(c.ci_lower) and math.isfinite(c.ci_upper)
+            ci = (f"{fmt_num(c.ci_lower)} – {fmt_num(c.ci_upper)}" if bounded else
+                  self._t("no finite interval", "有限の区間なし"))
+            rows.append([self._t("effect on partners who actually used it (opened it because "
+                                 "it was offered)",
+                                 "実際に使ったパートナーへの効果（提供されたから開封した分）"),
+                         fmt_num(c.effect), ci, n])
+            if not bounded:
+                f = fmt_num(c.first_stage_f, 1)
+                pts = fmt_num(100 * rise, 0) if rise is not None else "–"
+                notes.append(self._t(
+                    f"No interval for the effect on partners who used it: being offered the "
+                    f"package changed the share opening it by only {pts} percentage points "
+                    f"(first-stage F = {f}, below 10), so the data cannot bound it. Its "
+                    f"estimate {fmt_num(c.effect)} is the effect of the offer divided by that "
+                    "small change and is not to be relied on; read the effect of the offer.",
+                    f"実際に使ったパートナーへの効果には区間がありません：提供によって開封した割合は"
+                    f"{pts}ポイントしか変わらず（第1段階のF = {f}、10未満）、データから範囲を絞れない"
+                    f"ためです。推定値 {fmt_num(c.effect)} は提供の効果をこの小さな変化で割ったもので、"
+                    "頼りになりません。提供の効果を読んでください。"))
+            else:
+                warn += [translate(w, self.lang) for w in c.warnings]
+            signs = {e > 0 for e in (p.effect, c.effect) if e != 0}
+            apart = ((bounded and ((c.ci_upper < 0 < p.ci_lower) or (c.ci_lower > 0 > p.ci_upper)))
+                     or len(signs) > 1)
+            if apart:
+                warn.append(self._t(
+                    "The two effects disagree in sign: the offer and its use point different "
+                    "ways (for instance the offer lowered uptake). Read the effect of the offer, "
+                    "and the effect on users with care.",
+                    "2つの効果の符号が食い違います：提供の効果と、使った場合の効果が逆を向いています"
+                    "（たとえば提供で利用が減った場合）。提供の効果を読み、使ったパートナーへの効果は"
+                    "慎重に読んでください。"))
+            elif bounded:
+                notes.append(self._t(
+                    "The two agree: the effect on partners who used it is the effect of the offer "
+                    "spread over the partners the offer made open the package, so it is the "
+                    "larger in size.",
+                    "2つの効果は整合しています：使ったパートナーへの効果は、提供の効果を提供によって"
+                    "開封したパートナーに割り当てたものなので、絶対値はこちらが大きくなります。"))
         head = [self._t("effect", "効果"), self._t("estimate", "推定値"),
-                self._t("95% CI", "95%信頼区間"), "n"]
+                self._t("95% CI", "95%信頼区間"), self._t("n control / treatment", "n 対照 / 処置")]
         inner = (_table(head, rows, muted=not self.trust.passed)
-                 + f"<p>{escape(self._t('Opened', '開封'))}: {escape(uptake)}</p>"
-                 + (f'<p class="sl-warn">{escape(note)}</p>' if note else ""))
+                 + f"<p>{escape(uptake)}</p>"
+                 + "".join(f"<p>{escape(x)}</p>" for x in notes)
+                 + "".join(f'<p class="sl-warn">{escape(x)}</p>' for x in warn))
         return Section("effects", _block(self._t("Effects", "効果"), inner))
 
     def segments_section(self) -> Section:
-        """Per pre-declared segment: effects with Holm-adjusted intervals and p."""
+        """Per segment: effects with Holm-adjusted intervals and p, each segment labelled
+        pre-declared (``decision.segments``) or exploratory."""
         rows = []
+        kinds = {False: self._t("pre-declared", "事前指定"), True: self._t("exploratory", "探索的")}
         for seg in self.evaluation.segments:
+            kind = kinds[seg.segment in self.exploratory]
             for lab, e, pa in zip(seg.labels, seg.estimates, seg.p_adjusted, strict=True):
-                rows.append([seg.segment, lab, fmt_num(e.effect),
+                rows.append([seg.segment, lab, kind, fmt_num(e.effect),
                              f"{fmt_num(e.ci_lower)} – {fmt_num(e.ci_upper)}", fmt_num(pa, 3),
                              f"{e.n_control:,} / {e.n_treatment:,}"])
         if not rows:
-            inner = f"<p>{escape(self._t('No segments declared.', 'セグメントの指定はありません。'))}</p>"
+            none = self._t("No segments: none pre-declared (decision.segments), none explored.",
+                           "セグメントはありません：事前の指定（decision.segments）も探索もありません。")
+            inner = f"<p>{escape(none)}</p>"
         else:
             inner = _table([self._t("segment", "セグメント"), self._t("level", "水準"),
-                            self._t("effect", "効果"),
+                            self._t("kind", "種類"), self._t("effect", "効果"),
                             self._t("adjusted CI (Holm)", "調整済み区間（Holm）"),
-                            self._t("adjusted p", "調整済みp"), "n"], rows,
+                            self._t("adjusted p", "調整済みp"),
+                            self._t("n control / treatment", "n 対照 / 処置")], rows,
                            muted=not self.trust.passed)
-            note = self._t(
-                "Segments declared in the experiment file before the analysis (decision.segments); "
-                "each segment's intervals are widened (Holm) for the number of its levels. The "
-                "diamond is the overall effect with its 95% interval.",
-                "セグメントは分析前に実験ファイル（decision.segments）で指定したものです。各セグメントの"
-                "区間は水準の数に応じて広げています（Holm法）。ひし形は全体の効果と95%信頼区間です。")
+            explored = [s.segment for s in self.evaluation.segments
+                        if s.segment in self.exploratory]
+            if explored:
+                lead = self._t(
+                    "Segments marked exploratory (" + ", ".join(explored) + ") were not "
+                    "declared in the experiment file before the analysis: read them as ideas "
+                    "to test in a new experiment, not as findings. The others were pre-declared "
+                    "(decision.segments).",
+                    "探索的と記したセグメント（" + "、".join(explored) + "）は分析前に実験ファイルで"
+                    "指定していません。結論ではなく、新しい実験で確かめる仮説として読んでください。"
+                    "ほかは分析前に実験ファイル（decision.segments）で指定したものです。")
+            else:
+                lead = self._t(
+                    "Every segment here was pre-declared in the experiment file before the "
+                    "analysis (decision.segments); none is exploratory.",
+                    "ここのセグメントはすべて分析前に実験ファイル（decision.segments）で指定したもの"
+                    "で、探索的なものはありません。")
+            note = lead + self._t(
+                " Each segment's intervals are widened (Holm) for the number of its levels. "
+                "The diamond is the overall effect with its 95% interval.",
+                "各セグメントの区間は水準の数に応じて広げています（Holm法）。ひし形は全体の効果と"
+                "95%信頼区間です。")
             chart = self.forest_figure()
             inner += f'<p class="sl-muted">{escape(note)}</p>' + (chart.html() if chart else "")
         return Section("segments", _block(self._t("Segments", "セグメント"), inner))
@@ -395,33 +631,113 @@ class ExperimentReport:
 
     def diagnosis_section(self) -> Section:
         """Where the package breaks: the stage that loses most per arm, failed guardrails."""
-        items = [self._t(f"{a.arm}: most partners lost before '{a.loses_most}' ({a.lost:,})",
-                         f"{a.arm}：「{stage_label(a.loses_most, 'ja')}」の手前で最も多く離脱"
-                         f"（{a.lost:,}）")
-                 for a in self.flow.arms if a.loses_most]
+        items = []
+        for a in self.flow.arms:
+            if not a.loses_most:
+                continue
+            i = a.stages.index(a.loses_most)
+            before = a.counts[0] if a.loses_most == "analysed" else a.counts[i - 1]
+            items.append(self._t(
+                f"{a.arm}: most partners lost before '{a.loses_most}' ({a.lost:,} of "
+                f"{before:,})",
+                f"{arm_label(a.arm, 'ja')}：「{stage_label(a.loses_most, 'ja')}」の手前で最も多く"
+                f"離脱（{before:,}社中{a.lost:,}社）"))
         items += [self._t(f"guardrail {g.metric}: {g.status}",
                           f"ガードレール {g.metric}：{word(GUARDRAIL_WORDS, g.status, 'ja')}")
                   for g in self.evaluation.guardrails if g.status != "ok"]
         inner = "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>"
         return Section("diagnosis", _block(self._t("Where it breaks", "どこで崩れるか"), inner))
 
+    def _top_words(self, t: HeavyTail) -> str:
+        """The top partners' part of the raw difference, in words with counts."""
+        pct = fmt_num(100 * t.top_fraction, 0)
+        who = self._t(f"The top {pct}% (at most) of partners by outcome ({t.top:,}: {t.treatment.n_top:,} "
+                      f"{t.treatment.arm}, {t.control.n_top:,} {t.control.arm})",
+                      f"成果の上位{pct}%（以内）のパートナー（{t.top:,}社：{arm_label(t.treatment.arm, 'ja')}"
+                      f"{t.treatment.n_top:,}社、{arm_label(t.control.arm, 'ja')}"
+                      f"{t.control.n_top:,}社）")
+        if not t.top:
+            return self._t(f"No partner stands apart: the largest outcomes tie beyond the top "
+                           f"{pct}%.", f"突出したパートナーはいません：上位{pct}%を超えて最大の成果が"
+                           "同じ値で並んでいます。")
+        if not math.isfinite(t.top_share):
+            return who + self._t(": the two arms' sums do not differ, so there is no difference "
+                                 "to share.", "：両群の合計に差がないため、占める割合はありません。")
+        share = fmt_pct(t.top_share, 0)
+        base = self._t(
+            f"{who} account for {share} of the treatment-minus-control difference in sums "
+            f"({fmt_num(t.difference_in_sums, 1)}, control scaled to the treatment arm's size)",
+            f"{who}が、処置群と対照群の合計の差（{fmt_num(t.difference_in_sums, 1)}、対照群を処置群の"
+            f"人数にそろえたもの）の{share}を占めます")
+        without = fmt_num(t.difference_without_top, 3)
+        if t.top_share > 1:
+            tail = self._t(f": more than all of it; without them the raw difference in means "
+                           f"would be {without}.",
+                           f"。差のすべてを超えており、彼らを除くと平均の素の差は{without}になります。")
+        elif t.top_share < 0:
+            tail = self._t(f": they pull the other way; without them the raw difference in "
+                           f"means would be {without}.",
+                           f"。彼らは逆向きに効いており、除くと平均の素の差は{without}になります。")
+        else:
+            tail = self._t(f"; without them the raw difference in means would be {without}.",
+                           f"。彼らを除くと平均の素の差は{without}になります。")
+        return base + tail
+
     def heavy_tail_section(self) -> Section:
-        """Raw means, the randomization p beside the model's p, and skew warnings."""
-        p = self.evaluation.primary
+        """Per arm the mean beside the median and the pooled-cap winsorized mean (with n),
+        the top partners' part of the difference, the randomization p beside the model's p,
+        and the skew warnings."""
+        ev = self.evaluation
+        p = ev.primary
         det = p.details or {}
         rand_p = det.get("randomization_p_value")
-        rows = [[self._t("raw mean, control", "素の平均（対照）"), fmt_num(p.raw_mean_control, 3),
-                 f"{p.n_control:,}"],
-                [self._t("raw mean, treatment", "素の平均（処置）"), fmt_num(p.raw_mean_treatment, 3),
-                 f"{p.n_treatment:,}"],
-                [self._t("model p-value", "モデルのp値"), fmt_num(p.p_value, 4), "–"],
-                [self._t("randomization p-value", "無作為化検定のp値"),
-                 fmt_num(rand_p, 4) if isinstance(rand_p, (int, float)) else "–",
-                 f"{det.get('randomization_redraws', 0):,}"]]
-        warn = "".join(f'<p class="sl-warn">{escape(w)}</p>' for w in p.warnings)
+        t = self.tail()
+        if t is not None:
+            cap = self._t(f"winsorized mean (cap {fmt_num(t.cap, 2)})",
+                          f"ウィンソライズ平均（上限 {fmt_num(t.cap, 2)}）")
+            head = ["", "n", self._t("mean", "平均"), self._t("median", "中央値"), cap,
+                    self._t("values capped", "上限で置換")]
+            rows = [[arm_label(a.arm, self.lang), f"{a.n:,}", fmt_num(a.mean, 3),
+                     fmt_num(a.median, 3), fmt_num(a.winsorized_mean, 3), f"{a.n_capped:,}"]
+                    for a in (t.control, t.treatment)]
+            c, tr = t.control, t.treatment
+            rows.append([self._t("difference (treatment − control)", "差（処置 − 対照）"),
+                         f"{c.n + tr.n:,}", fmt_num(tr.mean - c.mean, 3),
+                         fmt_num(tr.median - c.median, 3),
+                         fmt_num(tr.winsorized_mean - c.winsorized_mean, 3),
+                         f"{c.n_capped + tr.n_capped:,}"])
+            table = _table(head, rows)
+            q = f"{t.quantile * 100:g}"
+            words = f"<p>{escape(self._top_words(t))}</p>" + '<p class="sl-muted">' + escape(
+                self._t(f"Raw outcomes, not adjusted: the effect above is the model's. The "
+                        f"winsorized mean sets every value above one cap shared by both arms, the "
+                        f"{q}th percentile of the pooled outcomes (linear interpolation, "
+                        f"Hyndman & Fan 1996 definition 7; the library's winsorize={t.quantile:g}), "
+                        f"to the cap.",
+                        f"調整前の素の成果です（上の効果はモデルによる値）。ウィンソライズ平均は、両群に"
+                        f"共通の上限（両群をあわせた成果の{q}パーセンタイル。線形補間、Hyndman & Fan "
+                        f"1996 の定義7。ライブラリの winsorize={t.quantile:g} と同じ）を超える値を"
+                        f"上限に置き換えた平均です。")) + "</p>"
+        else:
+            rows = [[self._t("raw mean, control", "素の平均（対照）"),
+                     fmt_num(p.raw_mean_control, 3), f"{p.n_control:,}"],
+                    [self._t("raw mean, treatment", "素の平均（処置）"),
+                     fmt_num(p.raw_mean_treatment, 3), f"{p.n_treatment:,}"]]
+            table = _table(["", self._t("value", "値"), "n"], rows)
+            words = "<p>" + escape(self._t(
+                "Per-partner outcomes are not available: no median, winsorized mean or top "
+                "partners' share.", "パートナーごとの成果がないため、中央値・ウィンソライズ平均・"
+                "上位パートナーの割合は示せません。")) + "</p>"
+        redraws = det.get("randomization_redraws", 0)
+        ps = [[self._t("model p-value", "モデルのp値"), fmt_num(p.p_value, 4), "–"],
+              [self._t("randomization p-value", "無作為化検定のp値"),
+               fmt_num(rand_p, 4) if isinstance(rand_p, (int, float)) else "–",
+               f"{redraws:,}" if isinstance(redraws, int) else "–"]]
+        ptable = _table(["", self._t("value", "値"), self._t("redraws", "再割付の回数")], ps)
+        warn = "".join(f'<p class="sl-warn">{escape(translate(w, self.lang))}</p>'
+                       for w in p.warnings)
         chart = self.distribution_figure()
-        inner = (_table(["", self._t("value", "値"), "n"], rows) + warn
-                 + (chart.html() if chart else ""))
+        inner = table + words + ptable + warn + (chart.html() if chart else "")
         return Section("heavy_tail", _block(self._t("Heavy tails", "裾の重い分布"), inner))
 
     def how_to_read(self) -> Section:
@@ -433,7 +749,8 @@ class ExperimentReport:
         return Section("how_to_read", f'<aside class="sl-callout">{escape(text)}</aside>')
 
     def appendix(self) -> Section:
-        """Methods and reproducibility, collapsed."""
+        """Methods and reproducibility, collapsed (in the page's language; the experiment
+        file as written)."""
         ev = self.evaluation
         import platform
         from importlib.metadata import PackageNotFoundError, version
@@ -445,17 +762,20 @@ class ExperimentReport:
                 return "–"
 
         det = ev.primary.details or {}
-        facts = [("estimator", ev.primary.method), ("covariates", ", ".join(ev.primary.covariates)),
-                 ("standard errors", "HC2"),
-                 ("randomization redraws", str(det.get("randomization_redraws", "–"))),
-                 ("randomization seed", str(det.get("randomization_seed", "–"))),
+        facts = [(self._t("estimator", "推定量"), ev.primary.method),
+                 (self._t("covariates", "共変量"), ", ".join(ev.primary.covariates) or "–"),
+                 (self._t("standard errors", "標準誤差"), "HC2"),
+                 (self._t("randomization redraws", "無作為化検定の再割付の回数"),
+                  str(det.get("randomization_redraws", "–"))),
+                 (self._t("randomization seed", "無作為化検定の乱数シード"),
+                  str(det.get("randomization_seed", "–"))),
                  ("python", platform.python_version())]
         facts += [(n, ver(n)) for n in ("supportlab", "duckdb", "pandas", "statsmodels")]
-        notes = "".join(f"<li>{escape(n)}</li>" for n in ev.primary.notes)
+        notes = "".join(f"<li>{escape(translate(n, self.lang))}</li>" for n in ev.primary.notes)
         notes += "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in facts)
         summary = "方法と再現性" if self.lang == "ja" else "Methods and reproducibility"
         return Section("appendix", f'<details class="sl-appendix"><summary>{summary}</summary>'
-                       f"<p>{escape(ev.design)}</p><ul>{notes}</ul>"
+                       f"<p>{escape(translate(ev.design, self.lang))}</p><ul>{notes}</ul>"
                        f"<pre>{escape(self.yaml_text)}</pre></details>")
 
     def sections(self) -> list[Section]:
@@ -476,7 +796,10 @@ class ExperimentReport:
                   "trust": {"passed": self.trust.passed, "failures": list(self.trust.failures)},
                   "sentence": self.sentence, "scaled": self.scaled(),
                   "caveats": self.caveats(), "lang": self.lang,
-                  "reasons_en": list(ev.reasons_in("en")), "reasons_ja": list(ev.reasons_in("ja"))})
+                  "reasons_en": list(ev.reasons_in("en")), "reasons_ja": list(ev.reasons_in("ja")),
+                  "exploratory_segments": list(self.exploratory)})
+        t = self.tail()
+        d["heavy_tail"] = t.to_dict() if t is not None else None
         return d
 
     def to_json(self) -> str:
@@ -485,7 +808,7 @@ class ExperimentReport:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """``estimates``, ``uptake``, ``flow``, ``balance`` (when computed), ``guardrails``,
-        ``segments``."""
+        ``segments`` (with ``exploratory``)."""
         out = {"estimates": self.evaluation.to_frame(), "uptake": self.evaluation.uptake,
                "flow": self.flow.to_frame()}
         if self.evaluation.balance is not None:
@@ -497,20 +820,23 @@ class ExperimentReport:
             columns=["metric", "margin", "relative", "effect", "lower", "upper", "p_value",
                      "status"])
         out["segments"] = pd.DataFrame(
-            [{"segment": seg.segment, "level": lab, "effect": e.effect, "ci_lower": e.ci_lower,
-              "ci_upper": e.ci_upper, "p_adjusted": pa, "n_control": e.n_control,
-              "n_treatment": e.n_treatment}
+            [{"segment": seg.segment, "level": lab, "exploratory": seg.segment in self.exploratory,
+              "effect": e.effect, "ci_lower": e.ci_lower, "ci_upper": e.ci_upper,
+              "p_adjusted": pa, "n_control": e.n_control, "n_treatment": e.n_treatment}
              for seg in self.evaluation.segments
              for lab, e, pa in zip(seg.labels, seg.estimates, seg.p_adjusted, strict=True)],
-            columns=["segment", "level", "effect", "ci_lower", "ci_upper", "p_adjusted",
-                     "n_control", "n_treatment"])
+            columns=["segment", "level", "exploratory", "effect", "ci_lower", "ci_upper",
+                     "p_adjusted", "n_control", "n_treatment"])
         return out
 
     def summary_markdown(self) -> str:
-        """3–5 bullets."""
+        """3–5 bullets, in the page's language."""
         ev = self.evaluation
-        lines = [f"- {self.sentence}", f"- evidence {self.evidence.score}/5",
-                 f"- n = {ev.n_control:,} control / {ev.n_treatment:,} treatment"]
+        lines = [f"- {self.sentence}",
+                 self._t(f"- evidence {self.evidence.score}/5",
+                         f"- エビデンス {self.evidence.score}/5"),
+                 self._t(f"- n = {ev.n_control:,} control / {ev.n_treatment:,} treatment",
+                         f"- n = 対照群 {ev.n_control:,} / 処置群 {ev.n_treatment:,}")]
         if not self.trust.passed:
             lines.insert(0, "- " + WORDS[self.lang]["untrusted"])
         return "\n".join(lines) + "\n"
@@ -544,9 +870,20 @@ def _assignment_units(ws: Workspace, experiment_id: str) -> pd.DataFrame:
     return frame
 
 
+def _outcomes(ev: Evaluation) -> dict[str, tuple[float, ...]] | None:
+    """Per arm (control first), the partners' primary outcomes kept by the evaluation."""
+    po = ev.partner_outcomes
+    if po is None or po.empty:
+        return None
+    arms = [str(a) for a in ev.uptake["arm"]] if "arm" in ev.uptake else []
+    arms += [a for a in po["arm"].astype(str).unique() if a not in arms]
+    by = {a: tuple(float(v) for v in po.loc[po["arm"].astype(str) == a, "value"]) for a in arms}
+    return {a: v for a, v in by.items() if v}
+
+
 def experiment_report(workspace: Workspace | str | Path, experiment: Experiment | str | Path, *,
                       lang: str | None = None, as_of: str | dt.date | None = None,
-                      permutations: int = 1000) -> ExperimentReport:
+                      permutations: int = 1000, explore: Sequence[str] = ()) -> ExperimentReport:
     """Evaluate and build the report of one experiment.
 
     Args:
@@ -555,12 +892,18 @@ def experiment_report(workspace: Workspace | str | Path, experiment: Experiment 
         lang: ``en`` or ``ja`` (default: the experiment's ``report.lang``, else en).
         as_of: the evaluation date (default: the evaluation's).
         permutations: redraws of the randomization test.
+        explore: segments (partner attributes or named segments) to look at besides the
+            pre-declared ``decision.segments``; they are estimated the same way and marked
+            exploratory on the page and in the tables.
 
     Returns:
         An :class:`ExperimentReport`.
     """
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
     lang = lang or exp.language or "en"
+    extra = tuple(dict.fromkeys(s for s in explore if s not in exp.segments))
+    if extra:
+        exp = dataclasses.replace(exp, segments=(*exp.segments, *extra))
     own = not isinstance(workspace, Workspace)
     ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace,
                                                                           read_only=True)
@@ -579,4 +922,4 @@ def experiment_report(workspace: Workspace | str | Path, experiment: Experiment 
                             flow=flow, trust=trust_gate(ev), lang=lang,
                             title=exp.title or exp.package.title or exp.package.id,
                             horizon_days=exp.design.horizon_days, n_base=n_base,
-                            yaml_text=yaml_text)
+                            yaml_text=yaml_text, outcomes=_outcomes(ev), exploratory=extra)
