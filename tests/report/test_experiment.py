@@ -430,3 +430,15 @@ def test_uptake_with_counts(report: ExperimentReport, report_ja: ExperimentRepor
     flow = report.flow_section().html
     a = report.flow.arms[0]
     assert f"opened <b>{a.counts[1]:,}</b> ({fmt_pct(a.counts[1] / a.counts[0], 0)})" in flow
+
+
+def test_exclusions_in_the_page_language(report: ExperimentReport,
+                                         report_ja: ExperimentReport) -> None:
+    ex = (("running", "in running experiment kit-q1 (of the same package)", 3),
+          ("small_stratum", "stratum too small to split (policy exclude, needs 2)", 1))
+    ja = dataclasses.replace(report_ja, flow=dataclasses.replace(report_ja.flow, excluded=ex))
+    html = ja.flow_section().html
+    assert "実施中の実験: 同じパッケージの実施中の実験 kit-q1 に参加中: 3" in html
+    assert "小さな層" in html and "in running" not in html
+    en = dataclasses.replace(report, flow=dataclasses.replace(report.flow, excluded=ex))
+    assert "running experiment: in running experiment kit-q1" in en.flow_section().html

@@ -158,3 +158,15 @@ def test_patterns_compile_and_are_distinct() -> None:
     assert len(pats) == len(set(pats))
     for p in pats:
         re.compile(p)
+
+
+def test_exclusion_reasons_in_japanese() -> None:
+    from supportlab.report.text import EXCLUSION_WORDS, word
+
+    assert translate("in running experiment kit-q1 (of the same package)", "ja") == \
+        "同じパッケージの実施中の実験 kit-q1 に参加中"
+    assert "展開" in translate("already treated by launch-kit in experiment kit-q1 (roll-out)",
+                               "ja")
+    assert "2社必要" in translate("stratum too small to split (policy exclude, needs 2)", "ja")
+    assert word(EXCLUSION_WORDS, "running", "ja") == "実施中の実験"
+    assert word(EXCLUSION_WORDS, "other", "ja") == "other"

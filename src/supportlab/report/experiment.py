@@ -37,6 +37,7 @@ from supportlab.report.text import (
     CHECK_WORDS,
     DECISION_ICONS,
     DECISION_WORDS,
+    EXCLUSION_WORDS,
     GUARDRAIL_WORDS,
     arm_label,
     fmt_ci,
@@ -441,7 +442,8 @@ class ExperimentReport:
         title = "参加者の流れ" if ja else "Flow of partners"
         fl = self.flow
         if fl.eligible is not None:
-            ex = "".join(f"<li>{escape(st)}{(': ' + escape(r)) if r else ''}: {n:,}</li>"
+            ex = "".join(f"<li>{escape(word(EXCLUSION_WORDS, st, self.lang))}"
+                         f"{(': ' + escape(translate(r, self.lang))) if r else ''}: {n:,}</li>"
                          for st, r, n in fl.excluded)
             lead = (f"<p>{'対象' if ja else 'eligible'} <b>{fl.eligible:,}</b> → "
                     f"{'除外' if ja else 'excluded'} <b>{sum(n for *_, n in fl.excluded):,}</b></p>"

@@ -251,6 +251,14 @@ ARM_WORDS: Final[dict[str, dict[str, str]]] = {
 }
 
 
+#: why a partner was left out of the draw (``assignment_units.status``)
+EXCLUSION_WORDS: Final[dict[str, dict[str, str]]] = {
+    "en": {"running": "running experiment", "treated": "already treated",
+           "small_stratum": "small stratum"},
+    "ja": {"running": "実施中の実験", "treated": "処置済み", "small_stratum": "小さな層"},
+}
+
+
 def arm_label(arm: str, lang: str = "en") -> str:
     """An arm's name on a page: ``control`` -> ``対照群`` on Japanese pages.
 
@@ -489,6 +497,15 @@ JA_SENTENCES: Final[tuple[tuple[str, str], ...]] = (
      "{K}回中{k}回目の中間評価で、最終の分析ではありません。"),
     (r"placebo \(A/A\) run: says nothing about the package",
      "プラセボ（A/A）実行のため、パッケージについては何も言えません。"),
+    # -- why a partner was left out of the draw (design.ledger, design.randomize)
+    (r"in running experiment (?P<eid>.+?) \(of the same package\)",
+     "同じパッケージの実施中の実験 {eid} に参加中"),
+    (r"in running experiment (?P<eid>.+?) \(of any package\)",
+     "実施中の実験 {eid} に参加中（パッケージを問わず）"),
+    (r"already treated by (?P<pkg>.+?) in experiment (?P<eid>.+?) \(roll-out\)",
+     "実験 {eid} で {pkg} をすでに受けています（展開）"),
+    (r"stratum too small to split \(policy exclude, needs (?P<n>\d+)\)",
+     "層が小さすぎて分けられません（除外の方針、{n}社必要）"),
     # -- the design line (stats.designs.DesignInfo.describe)
     (r"stratified randomization within '(?P<col>.+?)' \((?P<shares_arms>.*)\)",
      "「{col}」の層ごとの層別無作為化（{shares_arms}）"),
