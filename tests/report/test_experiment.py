@@ -12,6 +12,7 @@ import pytest
 
 from helpers import delivered_workspace
 from supportlab.report.experiment import ExperimentReport, experiment_report, trust_gate
+from supportlab.report.text import metric_label
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = '<script>alert("x")</script> Kit'
@@ -122,7 +123,7 @@ def test_guardrail_and_segment_tables(report: ExperimentReport) -> None:
     assert len(t["guardrails"]) == len(report.evaluation.guardrails)
     assert {"estimates", "uptake", "flow", "guardrails", "segments"} <= set(t)
     for g in report.evaluation.guardrails:
-        assert g.metric in report.guardrails_section().html
+        assert metric_label(g.metric, report.lang) in report.guardrails_section().html
 
 
 def test_flow_reads_stored_assignment(report: ExperimentReport) -> None:

@@ -45,6 +45,7 @@ from supportlab.report.text import (
     fmt_num,
     fmt_pct,
     fmt_yen,
+    metric_label,
     stage_label,
     translate,
     word,
@@ -200,7 +201,7 @@ def _sentence(ev: Evaluation, lang: str, title: str) -> str:
     me = ev.decision_detail.evidence.get("min_effect", 0.0)
     eff = fmt_num(p.effect)
     ci = fmt_ci(p.ci_lower, p.ci_upper, 2, lang, level=p.confidence_level)
-    metric = ev.metric.replace("_", " ")
+    metric = metric_label(ev.metric, lang)
     if lang == "ja":
         base = (f"{title}は{metric}をパートナーあたり{eff}変えました（{ci}）。"
                 f"テンプレート化の基準は{me:g}です。")
@@ -311,8 +312,8 @@ class ExperimentReport:
         p = ev.primary
         me = ev.decision_detail.evidence.get("min_effect")
         unit = (self._t("yen", "円") if self.in_yen else "")
-        title = self._t(f"Effect on {ev.metric.replace('_', ' ')} per partner",
-                        f"パートナーあたりの効果：{ev.metric.replace('_', ' ')}")
+        title = self._t(f"Effect on {metric_label(ev.metric, 'en')} per partner",
+                        f"パートナーあたりの効果：{metric_label(ev.metric, 'ja')}")
         return effect_chart(p.effect, p.ci_lower, p.ci_upper,
                             min_effect=float(me) if isinstance(me, (int, float)) else None,
                             lang=self.lang, title=title, unit=unit,
@@ -375,7 +376,7 @@ class ExperimentReport:
         if tail is not None:
             markers[self._t(f"cap ({tail.quantile * 100:g}th pct.)",
                             f"上限（{tail.quantile * 100:g}パーセンタイル）")] = tail.cap
-        metric = self.evaluation.metric.replace("_", " ")
+        metric = metric_label(self.evaluation.metric, self.lang)
         return distribution_chart(values, lang=self.lang,
                                   title=self._t(f"Distribution of {metric} per partner",
                                                 f"パートナーごとの{metric}の分布"),
@@ -607,7 +608,8 @@ class ExperimentReport:
     def guardrails_section(self) -> Section:
         """Each guardrail with its non-inferiority margin and status."""
         rel = self._t(" (rel.)", "（相対）")
-        rows = [[g.metric, f"{g.margin:g}{rel if g.relative else ''}", fmt_num(g.effect, 3),
+        rows = [[metric_label(g.metric, self.lang), f"{g.margin:g}{rel if g.relative else ''}",
+                 fmt_num(g.effect, 3),
                  f"{fmt_num(g.lower, 3)} – {fmt_num(g.upper, 3)}",
                  word(GUARDRAIL_WORDS, g.status, self.lang)]
                 for g in self.evaluation.guardrails]
@@ -645,7 +647,8 @@ class ExperimentReport:
                 f"{arm_label(a.arm, 'ja')}：「{stage_label(a.loses_most, 'ja')}」の手前で最も多く"
                 f"離脱（{before:,}社中{a.lost:,}社）"))
         items += [self._t(f"guardrail {g.metric}: {g.status}",
-                          f"ガードレール {g.metric}：{word(GUARDRAIL_WORDS, g.status, 'ja')}")
+                          f"ガードレール {metric_label(g.metric, 'ja')}："
+                          f"{word(GUARDRAIL_WORDS, g.status, 'ja')}")
                   for g in self.evaluation.guardrails if g.status != "ok"]
         inner = "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>"
         return Section("diagnosis", _block(self._t("Where it breaks", "どこで崩れるか"), inner))

@@ -39,6 +39,7 @@ from supportlab.report.text import (
     fmt_date,
     fmt_datetime,
     fmt_num,
+    metric_label,
 )
 
 __all__ = ["PackageCard", "PortfolioReport", "ReportInfo", "RunRecord", "portfolio_report",
@@ -556,7 +557,7 @@ class PortfolioReport:
                          self._word(c.decision) + (f" ({c.experiment_id})" if c.experiment_id
                                                    else "")))
             if c.effect is not None:
-                m = c.metric.replace("_", " ") if c.metric else ""
+                m = metric_label(c.metric, self.lang) if c.metric else ""
                 rows.append((self._t(f"effect on {m}" if m else "effect",
                                      f"効果（{m}）" if m else "効果"),
                              f"{_num(c.effect)} ({fmt_ci(c.ci_lower, c.ci_upper, 2, self.lang)})"))
@@ -666,7 +667,7 @@ class PortfolioReport:
                         label=pooled_label, effect=fo["pooled_effect"],
                         lower=fo["pooled_ci_lower"], upper=fo["pooled_ci_upper"],
                         emphasis=True))
-                metric = str(fo["metric"] or "").replace("_", " ")
+                metric = metric_label(str(fo["metric"] or ""), self.lang)
                 chart = charts.forest_chart(rows, lang=self.lang, title=self._t(
                     f"effect on {metric} per experiment, and pooled",
                     f"実験ごとの効果（{metric}）と統合推定"),

@@ -27,7 +27,7 @@ from typing import Final
 MISSING: Final = "–"
 
 #: the decision's icon (also the trust gate's ``untrusted``)
-DECISION_ICONS: Final[dict[str, str]] = {"promote": "▲", "revise": "✎", "continue": "⏸",
+DECISION_ICONS: Final[dict[str, str]] = {"promote": "▲", "revise": "✎", "continue": "▶",
                                          "stop": "■", "untrusted": "⚠"}
 
 #: the decision's word per language
@@ -583,3 +583,25 @@ def translate(text: str, lang: str) -> str:
         if m:
             return _fill(tpl, m)
     return text
+
+
+#: the built-in metrics' names in words (custom metrics are shown by name, underscores as spaces)
+METRIC_WORDS: Final[dict[str, dict[str, str]]] = {
+    "ja": {"logins": "ログイン数", "portal_logins": "ポータルのログイン数",
+           "logins_30d": "30日間のログイン数", "active_users": "利用ユーザー数",
+           "days_since_last_login": "最終ログインからの日数", "video_completed": "動画の視聴完了",
+           "videos_completed": "動画の視聴完了数", "template_downloaded": "テンプレートの取得",
+           "downloads": "ダウンロード数", "trainings_completed": "研修の修了数",
+           "latest_test_score": "直近のテスト得点", "material_uses": "資料の利用数",
+           "content_views": "コンテンツの閲覧数", "package_completion": "パッケージの完了率",
+           "completion_rate": "完了率", "deals_registered": "案件登録数",
+           "pipeline_amount": "パイプライン金額", "deals_won": "受注件数",
+           "deals_closed": "クローズ件数", "won_revenue": "受注金額", "win_rate": "受注率"},
+}
+
+
+def metric_label(name: str, lang: str) -> str:
+    """A metric's name for a reader: the built-in metrics in words on ``ja`` pages, any other
+    name with its underscores as spaces."""
+    return METRIC_WORDS.get(lang, {}).get(name) or name.replace("_", " ")
+
