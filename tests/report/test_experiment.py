@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from pathlib import Path
 
 import nbformat
 import pytest
 
+import supportlab as sl
 from helpers import delivered_workspace
 from supportlab.report.experiment import ExperimentReport, experiment_report, trust_gate
 from supportlab.report.text import metric_label
@@ -104,6 +106,21 @@ def test_notebook_runs_under_papermill(world: tuple[Path, Path], tmp_path: Path)
     for cls in ("sl-sentence", "sl-kpis", "sl-table", "sl-callout", "sl-appendix", "Guardrails"):
         assert cls in html
     assert (out / "result.json").exists()
+
+
+def test_experiment_path_relative_to_the_workspace(world: tuple[Path, Path]) -> None:
+    """In JupyterLab the kernel runs in notebooks/: the notebook's default, a path relative to
+    the workspace's root, still finds the file and the workspace's packages."""
+    root, path = world
+    here = root / "notebooks"
+    here.mkdir(exist_ok=True)
+    cwd = Path.cwd()
+    try:
+        os.chdir(here)
+        rep = experiment_report(root, path.relative_to(root), lang="en", permutations=0)
+    finally:
+        os.chdir(cwd)
+    assert rep.evaluation.experiment_id == sl.load_experiment(path).id
 
 
 def test_sections_in_order_and_escaped(report: ExperimentReport) -> None:

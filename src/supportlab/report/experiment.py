@@ -886,6 +886,16 @@ def _outcomes(ev: Evaluation) -> dict[str, tuple[float, ...]] | None:
     return {a: v for a, v in by.items() if v}
 
 
+def _load_in_workspace(ws: Workspace, path: str | Path) -> Experiment:
+    """An experiment file named relative to the current folder or, failing that, to the
+    workspace's root (a notebook's kernel runs in ``notebooks/``), with the workspace's
+    packages searched as well as those next to the file (as ``supportlab report`` does)."""
+    p = Path(path)
+    if not p.is_absolute() and not p.exists() and (ws.config.root / p).exists():
+        p = ws.config.root / p
+    return load_experiment(p, ws.config.experiments_path / "packages")
+
+
 def experiment_report(workspace: Workspace | str | Path, experiment: Experiment | str | Path, *,
                       lang: str | None = None, as_of: str | dt.date | None = None,
                       permutations: int = 1000, explore: Sequence[str] = ()) -> ExperimentReport:
@@ -893,7 +903,8 @@ def experiment_report(workspace: Workspace | str | Path, experiment: Experiment 
 
     Args:
         workspace: a workspace, or its path (opened read-only and closed after).
-        experiment: an experiment, or its YAML path.
+        experiment: an experiment, or its YAML path (relative to the current folder, else to
+            the workspace's root).
         lang: ``en`` or ``ja`` (default: the experiment's ``report.lang``, else en).
         as_of: the evaluation date (default: the evaluation's).
         permutations: redraws of the randomization test.
@@ -904,14 +915,20 @@ def experiment_report(workspace: Workspace | str | Path, experiment: Experiment 
     Returns:
         An :class:`ExperimentReport`.
     """
-    exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+    own = not isinstance(workspace, Workspace)
+    ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace,
+                                                                          read_only=True)
+    try:
+        exp = experiment if isinstance(experiment, Experiment) else \
+            _load_in_workspace(ws, experiment)
+    except BaseException:
+        if own:
+            ws.close()
+        raise
     lang = lang or exp.language or "en"
     extra = tuple(dict.fromkeys(s for s in explore if s not in exp.segments))
     if extra:
         exp = dataclasses.replace(exp, segments=(*exp.segments, *extra))
-    own = not isinstance(workspace, Workspace)
-    ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace,
-                                                                          read_only=True)
     try:
         ev = evaluate(ws, exp, as_of=as_of or None, lang=lang, permutations=permutations)
         _, frame = read_ledger(ws, exp.id)
