@@ -255,3 +255,16 @@ def test_run_all_adds_the_views_links_every_page_and_records_once(
     portfolio_page = (reports / "index.html").read_text(encoding="utf-8")
     assert 'href="targeting/index.html"' in portfolio_page
     assert 'href="support-score/index.html"' in portfolio_page
+
+
+def test_cli_run_portfolio_only(world: tuple[Path, Path], published: runner.RunResult) -> None:
+    root, _ = world
+    before = (root / "reports" / "kit-run" / "index.html").stat().st_mtime_ns
+    r = CliRunner().invoke(cli, ["-C", str(root), "run", "--portfolio-only", "--lang", "en",
+                                 "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["kind"] == "portfolio"
+    assert (root / "reports" / "kit-run" / "index.html").stat().st_mtime_ns == before
+    clash = CliRunner().invoke(cli, ["-C", str(root), "run", "--portfolio-only",
+                                     "--no-portfolio"])
+    assert clash.exit_code == 2 and "exclude each other" in clash.output

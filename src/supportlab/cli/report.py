@@ -108,11 +108,13 @@ def report(ctx: click.Context, experiment: str, lang: str | None, as_of: str | N
               help="Skip the portfolio page (reports/index.html).")
 @click.option("--no-views", "no_views", is_flag=True,
               help="Skip the roll-out targeting and support-score pages.")
+@click.option("--portfolio-only", "portfolio_only", is_flag=True,
+              help="Only rebuild the portfolio (e.g. after reports run one per task).")
 @_FORMAT
 @click.pass_context
 def run(ctx: click.Context, experiments_dir: str | None, workers: int, include_decided: bool,
         lang: str | None, as_of: str | None, timeout: float, no_record: bool,
-        no_portfolio: bool, no_views: bool, fmt: str) -> None:
+        no_portfolio: bool, no_views: bool, portfolio_only: bool, fmt: str) -> None:
     """Report every active experiment in parallel, then the portfolio (for cron and Airflow).
 
     Active: assigned in the workspace and without a final decision (promote, revise, stop) in
@@ -126,6 +128,13 @@ def run(ctx: click.Context, experiments_dir: str | None, workers: int, include_d
 
     parse_date(as_of, "--as-of")
     root = _root(ctx)
+    if portfolio_only:
+        if no_portfolio:
+            raise ConfigError("--portfolio-only and --no-portfolio exclude each other",
+                              fix="pass one of them")
+        _emit(run_all(root, experiments=[], languages=lang, as_of=as_of, timeout=timeout,
+                      record=False, with_views=False), fmt)
+        return
     files = active_experiments(root, experiments_dir, include_decided=include_decided)
     if not files and no_portfolio and no_views:
         raise ConfigError("no active experiment to report",
