@@ -82,6 +82,19 @@ def test_bench_evaluate() -> None:
     assert "tiny: 300 partners" in out and "evaluate (tiny):" in out and "decision " in out
 
 
+def test_bench_report() -> None:
+    out = run_benchmark("bench_report.py", timeout=600)
+    assert "workspace: 300 partners" in out and "2 experiments" in out
+    for label in ("floor: papermill + nbconvert, 1 trivial notebook",
+                  "floor: papermill + nbconvert, 2 trivial notebooks",
+                  "supportlab report --lang ja", "supportlab report --lang all (ja, en)",
+                  "ratio report/floor: ja", "slowest cells of the ja report:"):
+        assert label in out, label
+    assert "every page self-contained" in out
+    assert "--workers 1:" in out and "--workers 2:" in out and "speed-up" in out
+    assert "supportlab run, 2 experiments" in out and "os.cpu_count() =" in out
+
+
 
 def test_validation_script_runs_at_a_tiny_size(tmp_path: Path) -> None:
     """validation/validate_estimators.py (minutes at its real size) runs every section end to end."""
