@@ -177,9 +177,12 @@ def test_a_killed_run_leaves_the_report_and_no_lock(world: tuple[Path, Path],
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert (out / "index.html").read_bytes() == before
+    # a run of another experiment whose id starts with "kit-run-" is not a leftover of this one
+    other = staging / "kit-run-b2-0123456789"
+    other.mkdir()
     res = runner.report(root, exp, languages="en", record=False, permutations=50)
     assert res.ok, res.error
-    assert not any(staging.glob("kit-run-*"))
+    assert [p.name for p in staging.glob("kit-run-*")] == [other.name]
 
 
 def test_bad_parameters_fail_before_anything_runs(world: tuple[Path, Path],

@@ -34,6 +34,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -170,8 +171,12 @@ def _run_lock(reports: Path, key: str) -> Iterator[None]:
         f.write(f"pid {os.getpid()} since {_now().isoformat()}".encode())
         f.flush()
         # with the lock held, a staging folder of this key is a killed run's leftover
+        # (only this key's own folders: <key>-<10 hex>[-failed]; another experiment's id may
+        # start with this one's and a hyphen)
+        own = re.compile(re.escape(key) + r"-[0-9a-f]{10}(?:-failed)?")
         for stale in (reports / ".staging").glob(f"{key}-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+            if own.fullmatch(stale.name):
+                shutil.rmtree(stale, ignore_errors=True)
         try:
             yield
         finally:
