@@ -69,6 +69,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_estimation.py
 	$(BIN)/python benchmarks/bench_assign.py
 	$(BIN)/python benchmarks/bench_evaluate.py
+	$(BIN)/python benchmarks/bench_report.py
 
 # Every benchmark at a tiny size (seconds): what tests/benchmarks runs.
 bench-tiny: $(STAMP)
@@ -78,6 +79,7 @@ bench-tiny: $(STAMP)
 	$(BIN)/python benchmarks/bench_estimation.py --tiny
 	$(BIN)/python benchmarks/bench_assign.py --tiny
 	$(BIN)/python benchmarks/bench_evaluate.py --tiny
+	$(BIN)/python benchmarks/bench_report.py --tiny
 
 validate: $(STAMP)
 	$(BIN)/python validation/validate_estimators.py --sims 4000 --bootstrap-variants --extended
