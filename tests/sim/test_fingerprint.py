@@ -29,7 +29,7 @@ WORLD = {
     "events": "aff14389371aa228",
     "partner_products": "117b1105424c170e",
     "partners": "19e015bee1683d28",
-    "sim_partners": "8b392447be306756",  # + activity_drift, deal_drift (for the continuation)
+    "sim_partners": "1fdb620098831dbe",  # + activity_drift, deal_drift (for the continuation)
     "sim_state": "9168bbab619d1ab7",
 }
 DELIVERY = {
