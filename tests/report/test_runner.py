@@ -271,3 +271,17 @@ def test_cli_run_portfolio_only(world: tuple[Path, Path], published: runner.RunR
     clash = CliRunner().invoke(cli, ["-C", str(root), "run", "--portfolio-only",
                                      "--no-portfolio"])
     assert clash.exit_code == 2 and "exclude each other" in clash.output
+
+
+def test_a_failure_in_one_of_two_parallel_languages_fails_the_run(
+        world: tuple[Path, Path], published: runner.RunResult, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    root, exp = world
+    out = root / "reports" / "kit-run"
+    before = (out / "index.html").read_bytes()
+    bad = _failing_notebook(tmp_path, 'if lang == "en":\n    raise ValueError("english broke")')
+    monkeypatch.setattr(notebooks, "notebook_path", lambda name: bad)
+    res = runner.report(root, exp, languages="all", record=False)
+    assert not res.ok and "ValueError: english broke" in (res.error or "")
+    assert (out / "index.html").read_bytes() == before
+    assert list((root / "reports" / ".staging").iterdir()) == []

@@ -424,20 +424,19 @@ def _manifest(stage: Path, *, kind: str, key: str, params: dict[str, dict[str, A
 
 def _execute_pages(name: str, stage: Path, langs: list[str], params_of: Any, *, root: Path,
                    timeout: float, title_of: Any, meta_of: Any, pages_at: dict[str, str],
-                   nav: dict[str, str] | None = None
+                   nav: dict[str, str] | None = None, parallel: bool = False
                    ) -> tuple[dict[str, Path], dict[str, Path]]:
-    """Execute ``name`` once per language into ``stage`` and render the pages there."""
+    """Execute ``name`` once per language into ``stage`` and render the pages there; with
+    ``parallel`` the languages run at once (one kernel each, in threads: papermill waits on its
+    kernel's process), else one after the other. One deadline covers them all."""
     import nbformat
 
     outs: dict[str, Path] = {}
     nbs: dict[str, Path] = {}
     deadline = time.monotonic() + timeout
-    for lang in langs:
-        out_dir = stage / "_out" / lang
-        out_dir.mkdir(parents=True, exist_ok=True)
-        nb_file = stage / f"notebook.{lang}.ipynb"
-        nbs[lang] = nb_file
-        outs[lang] = out_dir
+
+    def one(lang: str) -> None:
+        out_dir, nb_file = outs[lang], nbs[lang]
         left = deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError(f"the notebook ran longer than its {timeout:g}-second timeout")
@@ -455,6 +454,21 @@ def _execute_pages(name: str, stage: Path, langs: list[str], params_of: Any, *, 
                                   where=f"{name}.ipynb ({lang})",
                                   fix="a section emits a script or an external reference")
         (stage / f"index.{lang}.html").write_text(page, encoding="utf-8")
+
+    for lang in langs:
+        outs[lang] = stage / "_out" / lang
+        outs[lang].mkdir(parents=True, exist_ok=True)
+        nbs[lang] = stage / f"notebook.{lang}.ipynb"
+    if parallel and len(langs) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(langs)) as pool:
+            futures = [pool.submit(one, lang) for lang in langs]
+        for f in futures:  # the first language's failure first, as when run in turn
+            f.result()
+    else:
+        for lang in langs:
+            one(lang)
     return outs, nbs
 
 
@@ -475,7 +489,8 @@ def _nav(reports: Path, *, here: str, coming: Sequence[str] = ()) -> dict[str, s
 def report(root: str | Path, experiment: str | Path, *,
            languages: Sequence[str] | str | None = None, as_of: str | dt.date | None = None,
            timeout: float = 600, reports_dir: str | Path | None = None, record: bool = True,
-           permutations: int = 1000, coming: Sequence[str] = ()) -> RunResult:
+           permutations: int = 1000, coming: Sequence[str] = (),
+           parallel: bool = True) -> RunResult:
     """Execute ``experiment_report`` for one experiment and publish ``reports/<id>/``.
 
     Args:
@@ -490,6 +505,8 @@ def report(root: str | Path, experiment: str | Path, *,
         permutations: redraws of the randomization test.
         coming: published pages (``"portfolio"``, view names) this run will write, linked from
             the page even before they exist.
+        parallel: run the languages at once (one kernel each); :func:`run_all`'s workers,
+            already one per core, run them in turn.
 
     Returns:
         The run's :class:`RunResult`; a failed run has ``status == "failed"`` and has written
@@ -550,7 +567,8 @@ def report(root: str | Path, experiment: str | Path, *,
                                        root=root_path, timeout=timeout, title_of=title_of,
                                        meta_of=meta_of, pages_at=language_pages(langs)
                                        if len(langs) > 1 else {},
-                                       nav=_nav(reports, here="experiment", coming=coming))
+                                       nav=_nav(reports, here="experiment", coming=coming),
+                                       parallel=parallel)
             result = json.loads((outs[langs[0]] / "result.json").read_text(encoding="utf-8"))
             _assemble(stage, outs, nbs, langs)
             shutil.copy2(stage / f"index.{langs[0]}.html", stage / "index.html")
@@ -635,7 +653,8 @@ def portfolio(root: str | Path, *, languages: Sequence[str] | str | None = None,
         try:
             outs, nbs = _execute_pages("portfolio", stage, langs, params_of, root=root_path,
                                        timeout=timeout, title_of=title_of, meta_of=meta_of,
-                                       pages_at=pages, nav=_nav(reports, here="portfolio"))
+                                       pages_at=pages, nav=_nav(reports, here="portfolio"),
+                                       parallel=True)
             _assemble(stage, outs, nbs, langs)
             _manifest(stage, kind="portfolio", key=key, root=root_path, fingerprint=None,
                       seed=None, params={lang: params_of(lang, Path(".")) for lang in langs},
@@ -675,7 +694,7 @@ def portfolio(root: str | Path, *, languages: Sequence[str] | str | None = None,
 def view(root: str | Path, name: str, *, languages: Sequence[str] | str | None = None,
          as_of: str | dt.date | None = None, timeout: float = 600,
          reports_dir: str | Path | None = None, packages_dir: str | Path | None = None,
-         top: int = 20, coming: Sequence[str] = ()) -> RunResult:
+         top: int = 20, coming: Sequence[str] = (), parallel: bool = True) -> RunResult:
     """Execute a view notebook (``targeting`` or ``support_score``) and publish
     ``reports/targeting/`` or ``reports/support-score/`` (the same files as a report, without a
     decision); a failure keeps the previous good page, like :func:`report`."""
@@ -724,7 +743,8 @@ def view(root: str | Path, name: str, *, languages: Sequence[str] | str | None =
             outs, nbs = _execute_pages(name, stage, langs, params_of, root=root_path,
                                        timeout=timeout, title_of=title_of, meta_of=meta_of,
                                        pages_at=language_pages(langs) if len(langs) > 1 else {},
-                                       nav=_nav(reports, here=name, coming=coming))
+                                       nav=_nav(reports, here=name, coming=coming),
+                                       parallel=parallel)
             _assemble(stage, outs, nbs, langs)
             shutil.copy2(stage / f"index.{langs[0]}.html", stage / "index.html")
             from supportlab.data.workspace import Workspace
@@ -799,9 +819,9 @@ def _report_in_worker(args: tuple[str, str, Any, Any, float, bool, int, tuple[st
     try:
         if target.startswith("view:"):
             return view(root, target.removeprefix("view:"), languages=languages, as_of=as_of,
-                        timeout=timeout, coming=coming)
+                        timeout=timeout, coming=coming, parallel=False)
         return report(root, target, languages=languages, as_of=as_of, timeout=timeout,
-                      record=record, permutations=permutations, coming=coming)
+                      record=record, permutations=permutations, coming=coming, parallel=False)
     except SupportlabError as exc:  # a lock held elsewhere, a bad file: a failed line
         now = _now().isoformat()
         return RunResult(kind="view" if target.startswith("view:") else "report",
