@@ -285,3 +285,18 @@ def test_a_failure_in_one_of_two_parallel_languages_fails_the_run(
     assert not res.ok and "ValueError: english broke" in (res.error or "")
     assert (out / "index.html").read_bytes() == before
     assert list((root / "reports" / ".staging").iterdir()) == []
+
+
+def test_cli_report_explore_reaches_the_notebook(world: tuple[Path, Path],
+                                                 published: runner.RunResult,
+                                                 tmp_path: Path) -> None:
+    root, exp = world
+    out = tmp_path / "explored"
+    r = CliRunner().invoke(cli, ["-C", str(root), "report", str(exp), "--lang", "en",
+                                 "--no-record", "--permutations", "0", "--explore", "rank",
+                                 "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    result = json.loads((out / "kit-run" / "result.json").read_text(encoding="utf-8"))
+    assert result["exploratory_segments"] == ["rank"]
+    manifest = json.loads((out / "kit-run" / "manifest.json").read_text(encoding="utf-8"))
+    assert "rank" in json.dumps(manifest["parameters"])

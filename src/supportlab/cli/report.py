@@ -70,11 +70,14 @@ def _emit(results: list[Any], fmt: str) -> None:
               help="Do not append the computed decision to the decision log.")
 @click.option("--permutations", default=1000, show_default=True, type=click.IntRange(0, 100_000),
               help="Redraws of the randomization test.")
+@click.option("--explore", "explore", multiple=True, metavar="ATTRIBUTE",
+              help="An exploratory segment besides the pre-declared ones (repeatable), marked "
+                   "exploratory on the page.")
 @_FORMAT
 @click.pass_context
 def report(ctx: click.Context, experiment: str, lang: str | None, as_of: str | None,
            timeout: float, out: str | None, no_record: bool, permutations: int,
-           fmt: str) -> None:
+           explore: tuple[str, ...], fmt: str) -> None:
     """Execute the experiment_report notebook for EXPERIMENT.yaml and publish its report.
 
     The report goes to reports/<experiment-id>/: index.html (index.<lang>.html per language),
@@ -87,7 +90,8 @@ def report(ctx: click.Context, experiment: str, lang: str | None, as_of: str | N
 
     parse_date(as_of, "--as-of")
     result = run_report(_root(ctx), experiment, languages=lang, as_of=as_of, timeout=timeout,
-                        reports_dir=out, record=not no_record, permutations=permutations)
+                        reports_dir=out, record=not no_record, permutations=permutations,
+                        explore=explore)
     _emit([result], fmt)
 
 

@@ -898,7 +898,8 @@ def _load_in_workspace(ws: Workspace, path: str | Path) -> Experiment:
 
 def experiment_report(workspace: Workspace | str | Path, experiment: Experiment | str | Path, *,
                       lang: str | None = None, as_of: str | dt.date | None = None,
-                      permutations: int = 1000, explore: Sequence[str] = ()) -> ExperimentReport:
+                      permutations: int = 1000, explore: Sequence[str] | str = ()
+                      ) -> ExperimentReport:
     """Evaluate and build the report of one experiment.
 
     Args:
@@ -910,7 +911,8 @@ def experiment_report(workspace: Workspace | str | Path, experiment: Experiment 
         permutations: redraws of the randomization test.
         explore: segments (partner attributes or named segments) to look at besides the
             pre-declared ``decision.segments``; they are estimated the same way and marked
-            exploratory on the page and in the tables.
+            exploratory on the page and in the tables (a string: comma-separated names, as
+            the notebook's parameter gives them).
 
     Returns:
         An :class:`ExperimentReport`.
@@ -926,6 +928,8 @@ def experiment_report(workspace: Workspace | str | Path, experiment: Experiment 
             ws.close()
         raise
     lang = lang or exp.language or "en"
+    if isinstance(explore, str):
+        explore = [part.strip() for part in explore.split(",") if part.strip()]
     extra = tuple(dict.fromkeys(s for s in explore if s not in exp.segments))
     if extra:
         exp = dataclasses.replace(exp, segments=(*exp.segments, *extra))

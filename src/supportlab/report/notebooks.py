@@ -54,6 +54,8 @@ class ExperimentReportParameters(_Parameters):
     experiment: str = Field(min_length=1, description="the experiment's YAML file")
     permutations: Annotated[int, Field(ge=0, le=100_000)] = Field(
         1000, description="redraws of the randomization test")
+    explore: str = Field("", description="exploratory segments besides the pre-declared ones, "
+                                         "comma-separated partner attributes (e.g. 'region')")
 
 
 class PortfolioParameters(_Parameters):

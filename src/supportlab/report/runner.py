@@ -490,7 +490,7 @@ def report(root: str | Path, experiment: str | Path, *,
            languages: Sequence[str] | str | None = None, as_of: str | dt.date | None = None,
            timeout: float = 600, reports_dir: str | Path | None = None, record: bool = True,
            permutations: int = 1000, coming: Sequence[str] = (),
-           parallel: bool = True) -> RunResult:
+           parallel: bool = True, explore: Sequence[str] = ()) -> RunResult:
     """Execute ``experiment_report`` for one experiment and publish ``reports/<id>/``.
 
     Args:
@@ -503,6 +503,7 @@ def report(root: str | Path, experiment: str | Path, *,
         reports_dir: where reports are published (default: the workspace's ``reports/``).
         record: append the computed decision to the decision log.
         permutations: redraws of the randomization test.
+        explore: exploratory segments besides the pre-declared ones (partner attributes).
         coming: published pages (``"portfolio"``, view names) this run will write, linked from
             the page even before they exist.
         parallel: run the languages at once (one kernel each); :func:`run_all`'s workers,
@@ -530,7 +531,7 @@ def report(root: str | Path, experiment: str | Path, *,
     langs = _languages(languages, exp.language or config.language or "en")
     as_of_text = "" if as_of in (None, "") else str(as_of)
     base = {"workspace": str(root_path), "experiment": str(exp_path), "as_of": as_of_text,
-            "permutations": permutations}
+            "permutations": permutations, "explore": ",".join(explore)}
     checked = {lang: notebooks.parameters("experiment_report", **base, lang=lang,
                                           output_dir="-") for lang in langs}
     if timeout <= 0:
