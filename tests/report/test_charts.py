@@ -99,6 +99,10 @@ def test_alt_carries_the_numbers() -> None:
     fu = ch.funnel_chart(["assigned", "week 1 done"], {"control": [1, 0.05], "treatment": [1, 0.61]},
                          lang="ja", title="t")
     assert "61%" in fu.alt and "5%" in fu.alt and "week 1 done" in fu.alt
+    counted = ch.funnel_chart(["assigned", "week 1 done"],
+                              {"control": [1, 0.05], "treatment": [1, 0.61]}, lang="en",
+                              title="t", counts={"control": [100, 5], "treatment": [100, 61]})
+    assert "61% (61/100)" in counted.alt and "5% (5/100)" in counted.alt
     t = ch.timeline_chart(ITEMS, lang="ja", title="t")
     assert "テンプレート化" in t.alt and "判定前" in t.alt and "2026年1月1日" in t.alt
     d = ch.distribution_chart(HEAVY, lang="en", title="t", xlabel="x",

@@ -403,7 +403,8 @@ def forest_chart(rows: Sequence[ForestRow], *, lang: str = "en", title: str = ""
 
 
 def funnel_chart(steps: Sequence[str], shares: Mapping[str, Sequence[float]], *,
-                 lang: str = "en", title: str = "") -> Chart:
+                 lang: str = "en", title: str = "",
+                 counts: Mapping[str, Sequence[int]] | None = None) -> Chart:
     """Per-arm share (0–1) of the assigned partners reaching each step, as grouped bars.
 
     Args:
@@ -411,6 +412,8 @@ def funnel_chart(steps: Sequence[str], shares: Mapping[str, Sequence[float]], *,
         shares: per arm, one share per step (missing values are not drawn).
         lang: ``en`` or ``ja``.
         title: the caption.
+        counts: per arm, the partners at each step; each bar then reads "23% (22/94)", the
+            count beside the share (the first step's count is the base).
 
     Returns:
         The chart; its alt text gives every arm's share at the last step.
@@ -421,7 +424,16 @@ def funnel_chart(steps: Sequence[str], shares: Mapping[str, Sequence[float]], *,
         return _no_data(title, lang)
     ja = lang == "ja"
     last = steps[-1]
-    parts = [f"{a} {fmt_pct(shares[a][-1], 0)}" for a in arms]
+    counted = {a: list(counts[a]) for a in arms
+               if counts is not None and len(counts.get(a, ())) == len(steps)}
+
+    def label(a: str, j: int) -> str:
+        text = fmt_pct(shares[a][j], 0)
+        if a in counted:
+            text += f" ({counted[a][j]:,}/{counted[a][0]:,})"
+        return text
+
+    parts = [f"{a} {label(a, len(steps) - 1)}" for a in arms]
     alt = (f"「{last}」に到達した割合：" + "、".join(parts) + "。") if ja else (
         f"Share reaching '{last}': " + ", ".join(parts) + ".")
 
@@ -439,9 +451,9 @@ def funnel_chart(steps: Sequence[str], shares: Mapping[str, Sequence[float]], *,
                     continue
                 ax.barh([y], [v], height=h * 0.9, color=col,
                         label=a if j == 0 else None)
-                ax.text(v + 0.01, y, fmt_pct(v, 0), va="center", fontsize=7, color=_INK)
+                ax.text(v + 0.01, y, label(a, j), va="center", fontsize=7, color=_INK)
         ax.set_yticks([len(steps) - 1 - j for j in range(len(steps))], steps)
-        ax.set_xlim(0, 1.12)
+        ax.set_xlim(0, 1.25 if counted else 1.12)
         ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0%", "25%", "50%", "75%", "100%"])
         ax.set_xlabel("割付に対する割合" if ja else "share of assigned")
         ax.tick_params(axis="y", length=0)

@@ -323,6 +323,7 @@ class ExperimentReport:
         """Per arm, the share of the assigned partners reaching each step of the package."""
         steps: list[str] = []
         shares: dict[str, list[float]] = {}
+        counts: dict[str, list[int]] = {}
         for a in self.flow.arms:
             pairs = [(s, c) for s, c in zip(a.stages, a.counts, strict=True) if s != "analysed"]
             if not steps:
@@ -330,8 +331,11 @@ class ExperimentReport:
             if [s for s, _ in pairs] != steps:
                 continue
             base = a.counts[0]
-            shares[a.arm] = [c / base if base else float("nan") for _, c in pairs]
+            name = arm_label(a.arm, self.lang)
+            shares[name] = [c / base if base else float("nan") for _, c in pairs]
+            counts[name] = [int(c) for _, c in pairs]
         return funnel_chart([stage_label(s, self.lang) for s in steps], shares, lang=self.lang,
+                            counts=counts,
                             title=self._t("Share of assigned partners reaching each step",
                                           "各ステップに到達したパートナーの割合（割付に対して）"))
 
