@@ -183,6 +183,7 @@ def test_a_killed_run_leaves_the_report_and_no_lock(world: tuple[Path, Path],
     res = runner.report(root, exp, languages="en", record=False, permutations=50)
     assert res.ok, res.error
     assert [p.name for p in staging.glob("kit-run-*")] == [other.name]
+    other.rmdir()  # (the other experiment's run "ends")
 
 
 def test_bad_parameters_fail_before_anything_runs(world: tuple[Path, Path],
