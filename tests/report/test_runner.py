@@ -106,18 +106,30 @@ def test_decision_is_recorded_once(world: tuple[Path, Path],
     assert log[0]["id"] == "kit-run" and log[0]["status"] == "ok"
 
 
+def _failed_report(world: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                   body: str, *, languages: str) -> tuple[runner.RunResult, Path]:
+    """A report run on a notebook whose last cell is ``body``: failed, the previous page kept,
+    nothing left in staging."""
+    root, exp = world
+    out = root / "reports" / "kit-run"
+    before = (out / "index.html").read_bytes()
+    bad = _failing_notebook(tmp_path, body)
+    monkeypatch.setattr(notebooks, "notebook_path", lambda name: bad)
+    res = runner.report(root, exp, languages=languages, record=False)
+    assert not res.ok
+    assert (out / "index.html").read_bytes() == before
+    assert list((root / "reports" / ".staging").iterdir()) == []
+    return res, out
+
+
 def test_failed_run_keeps_the_previous_report(world: tuple[Path, Path],
                                               published: runner.RunResult,
                                               monkeypatch: pytest.MonkeyPatch,
                                               tmp_path: Path) -> None:
-    root, exp = world
-    out = root / "reports" / "kit-run"
-    before = (out / "index.html").read_bytes()
-    bad = _failing_notebook(tmp_path, 'raise RuntimeError("the <b>data</b> broke")')
-    monkeypatch.setattr(notebooks, "notebook_path", lambda name: bad)
-    res = runner.report(root, exp, languages="en")
-    assert not res.ok and "RuntimeError: the <b>data</b> broke" in (res.error or "")
-    assert (out / "index.html").read_bytes() == before
+    root, _ = world
+    res, out = _failed_report(world, monkeypatch, tmp_path,
+                              'raise RuntimeError("the <b>data</b> broke")', languages="en")
+    assert "RuntimeError: the <b>data</b> broke" in (res.error or "")
     page = (out / "failed" / "index.html").read_text(encoding="utf-8")
     assert "the &lt;b&gt;data&lt;/b&gt; broke" in page and "Traceback" not in page
     assert "cell: 4" in page and "../index.html" in page
@@ -277,15 +289,10 @@ def test_cli_run_portfolio_only(world: tuple[Path, Path], published: runner.RunR
 def test_a_failure_in_one_of_two_parallel_languages_fails_the_run(
         world: tuple[Path, Path], published: runner.RunResult, monkeypatch: pytest.MonkeyPatch,
         tmp_path: Path) -> None:
-    root, exp = world
-    out = root / "reports" / "kit-run"
-    before = (out / "index.html").read_bytes()
-    bad = _failing_notebook(tmp_path, 'if lang == "en":\n    raise ValueError("english broke")')
-    monkeypatch.setattr(notebooks, "notebook_path", lambda name: bad)
-    res = runner.report(root, exp, languages="all", record=False)
-    assert not res.ok and "ValueError: english broke" in (res.error or "")
-    assert (out / "index.html").read_bytes() == before
-    assert list((root / "reports" / ".staging").iterdir()) == []
+    res, _ = _failed_report(world, monkeypatch, tmp_path,
+                            'if lang == "en":\n    raise ValueError("english broke")',
+                            languages="all")
+    assert "ValueError: english broke" in (res.error or "")
 
 
 def test_cli_report_explore_reaches_the_notebook(world: tuple[Path, Path],

@@ -40,7 +40,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -472,6 +472,67 @@ def _execute_pages(name: str, stage: Path, langs: list[str], params_of: Any, *, 
     return outs, nbs
 
 
+def _staged_run(reports: Path, key: str, *, kind: str, langs: list[str], timeout: float,
+                failure_title: str, failure_folder: str, previous_page: Path,
+                build: Callable[[Path, dt.datetime], tuple[Path, dict[str, Any]]],
+                after: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> RunResult:
+    """One locked, staged run: ``build(stage, started)`` executes and publishes, returning the
+    published page and the :class:`RunResult` fields it adds; any failure writes
+    ``reports/<failure_folder>/failed/`` (the previous good page, ``previous_page``, is kept)
+    and returns a failed result. ``after`` runs on success, outside the failure handling (a
+    published report stays published). Either way the run is logged in ``runs.jsonl``."""
+    with _run_lock(reports, key):
+        started = _now()
+        t0 = time.monotonic()
+        stage = reports / ".staging" / f"{key}-{uuid.uuid4().hex[:10]}"
+        stage.mkdir(parents=True)
+        had_previous = previous_page.exists()
+        try:
+            page, extra = build(stage, started)
+        except KeyboardInterrupt:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+        except Exception as exc:
+            error, cell = _failure_text(exc, timeout=timeout)
+            tried = sorted(stage.glob("notebook.*.ipynb"))
+            page = _write_failure(reports, failure_folder, stage, title=failure_title,
+                                  lang=langs[0], error=error, cell=cell,
+                                  notebook_file=tried[-1] if tried else None,
+                                  had_previous=had_previous)
+            shutil.rmtree(stage, ignore_errors=True)
+            res = RunResult(kind=kind, id=key, status="failed", path=str(page),
+                            languages=tuple(langs), started=started.isoformat(),
+                            finished=_now().isoformat(), seconds=time.monotonic() - t0,
+                            error=error)
+        else:
+            if after is not None:
+                extra = after(extra)
+            res = RunResult(kind=kind, id=key, status="ok", path=str(page),
+                            languages=tuple(langs), started=started.isoformat(),
+                            finished=_now().isoformat(), seconds=time.monotonic() - t0,
+                            **extra)
+        _append_run_log(reports, res)
+        return res
+
+
+def _publish_folder(stage: Path, target: Path, outs: dict[str, Path], nbs: dict[str, Path],
+                    langs: list[str], *, kind: str, key: str, root: Path,
+                    params: dict[str, dict[str, Any]], started: dt.datetime,
+                    seed: Any = None) -> Path:
+    """A report's or a view's files assembled in ``stage`` (``index.html`` in the first
+    language), its manifest with the data fingerprint, then moved to ``target``."""
+    from supportlab.data.workspace import Workspace
+
+    _assemble(stage, outs, nbs, langs)
+    shutil.copy2(stage / f"index.{langs[0]}.html", stage / "index.html")
+    with Workspace.open(root, read_only=True) as ws:
+        fingerprint = data_fingerprint(ws)
+    _manifest(stage, kind=kind, key=key, root=root, fingerprint=fingerprint, seed=seed,
+              params=params, started=started)
+    _publish(stage, target)
+    return target / "index.html"
+
+
 #: the published views: notebook name -> folder under reports/
 VIEWS: dict[str, str] = {"targeting": "targeting", "support_score": "support-score"}
 
@@ -543,75 +604,43 @@ def report(root: str | Path, experiment: str | Path, *,
         read_ledger(ws, exp.id)  # not assigned: a WorkspaceError now, before a kernel starts
     reports = Path(reports_dir).resolve() if reports_dir else config.reports_path
     key = exp.id
-    with _run_lock(reports, key):
-        started = _now()
-        t0 = time.monotonic()
-        stage = reports / ".staging" / f"{key}-{uuid.uuid4().hex[:10]}"
-        stage.mkdir(parents=True)
-        title = exp.title or exp.package.title or exp.package.id
+    title = exp.title or exp.package.title or exp.package.id
 
-        def params_of(lang: str, out_dir: Path) -> dict[str, Any]:
-            return {**checked[lang], "output_dir": str(out_dir)}
+    def params_of(lang: str, out_dir: Path) -> dict[str, Any]:
+        return {**checked[lang], "output_dir": str(out_dir)}
 
-        def title_of(lang: str, result: dict[str, Any]) -> str:
-            return f"{title} — {key}"
+    def meta_of(lang: str, result: dict[str, Any]) -> str:
+        word = "評価日" if lang == "ja" else "as of"
+        return f"{exp.package.id} v{exp.package.version} · {word} {result.get('as_of', '')}"
 
-        def meta_of(lang: str, result: dict[str, Any]) -> str:
-            word = "評価日" if lang == "ja" else "as of"
-            return f"{exp.package.id} v{exp.package.version} · {word} {result.get('as_of', '')}"
+    target = reports / key
 
-        target = reports / key
-        had_previous = (target / "index.html").exists()
-        notebook_file: Path | None = None
-        try:
-            outs, nbs = _execute_pages("experiment_report", stage, langs, params_of,
-                                       root=root_path, timeout=timeout, title_of=title_of,
-                                       meta_of=meta_of, pages_at=language_pages(langs)
-                                       if len(langs) > 1 else {},
-                                       nav=_nav(reports, here="experiment", coming=coming),
-                                       parallel=parallel)
-            result = json.loads((outs[langs[0]] / "result.json").read_text(encoding="utf-8"))
-            _assemble(stage, outs, nbs, langs)
-            shutil.copy2(stage / f"index.{langs[0]}.html", stage / "index.html")
-            from supportlab.data.workspace import Workspace
+    def build(stage: Path, started: dt.datetime) -> tuple[Path, dict[str, Any]]:
+        outs, nbs = _execute_pages("experiment_report", stage, langs, params_of,
+                                   root=root_path, timeout=timeout,
+                                   title_of=lambda lang, result: f"{title} — {key}",
+                                   meta_of=meta_of, pages_at=language_pages(langs)
+                                   if len(langs) > 1 else {},
+                                   nav=_nav(reports, here="experiment", coming=coming),
+                                   parallel=parallel)
+        result = json.loads((outs[langs[0]] / "result.json").read_text(encoding="utf-8"))
+        page = _publish_folder(stage, target, outs, nbs, langs, kind="report", key=key,
+                               root=root_path, started=started,
+                               params={lang: params_of(lang, Path(".")) for lang in langs},
+                               seed=getattr(exp.design, "seed", None))
+        return page, {"decision": result.get("decision"), "result": result}
 
-            with Workspace.open(root_path, read_only=True) as ws:
-                fingerprint = data_fingerprint(ws)
-            _manifest(stage, kind="report", key=key, root=root_path, fingerprint=fingerprint,
-                      seed=exp.design.seed if hasattr(exp.design, "seed") else None,
-                      params={lang: params_of(lang, Path("."))
-                              for lang in langs}, started=started)
-            # keep an earlier failure's notebook until a good run replaces the whole folder
-            _publish(stage, target)
-        except KeyboardInterrupt:
-            shutil.rmtree(stage, ignore_errors=True)
-            raise
-        except Exception as exc:
-            error, cell = _failure_text(exc, timeout=timeout)
-            tried = [p for p in sorted(stage.glob("notebook.*.ipynb"))]
-            notebook_file = tried[-1] if tried else None
-            page = _write_failure(reports, key, stage, title=f"{title} — {key}", lang=langs[0],
-                                  error=error, cell=cell, notebook_file=notebook_file,
-                                  had_previous=had_previous)
-            shutil.rmtree(stage, ignore_errors=True)
-            res = RunResult(kind="report", id=key, status="failed", path=str(page),
-                            languages=tuple(langs), started=started.isoformat(),
-                            finished=_now().isoformat(), seconds=time.monotonic() - t0,
-                            error=error)
-            _append_run_log(reports, res)
-            return res
-        notes: list[str] = []
-        recorded = False
+    def after(extra: dict[str, Any]) -> dict[str, Any]:
+        result = extra.pop("result")
         if record:
             rel = os.path.relpath(target / "index.html", root_path)
             recorded, note = _record(root_path, result, exp, rel)
-            notes.append(note)
-        res = RunResult(kind="report", id=key, status="ok", path=str(target / "index.html"),
-                        languages=tuple(langs), started=started.isoformat(),
-                        finished=_now().isoformat(), seconds=time.monotonic() - t0,
-                        decision=result.get("decision"), recorded=recorded, notes=tuple(notes))
-        _append_run_log(reports, res)
-        return res
+            extra.update(recorded=recorded, notes=(note,))
+        return extra
+
+    return _staged_run(reports, key, kind="report", langs=langs, timeout=timeout,
+                       failure_title=f"{title} — {key}", failure_folder=key,
+                       previous_page=target / "index.html", build=build, after=after)
 
 
 # ---- the portfolio ----------------------------------------------------------------------------------
@@ -635,61 +664,40 @@ def portfolio(root: str | Path, *, languages: Sequence[str] | str | None = None,
         reports_dir=str(reports), lang=lang, as_of=as_of_text, output_dir="-")
         for lang in langs}
     key = "portfolio"
-    with _run_lock(reports, key):
-        started = _now()
-        t0 = time.monotonic()
-        stage = reports / ".staging" / f"{key}-{uuid.uuid4().hex[:10]}"
-        stage.mkdir(parents=True)
 
-        def params_of(lang: str, out_dir: Path) -> dict[str, Any]:
-            return {**checked[lang], "output_dir": str(out_dir)}
+    def params_of(lang: str, out_dir: Path) -> dict[str, Any]:
+        return {**checked[lang], "output_dir": str(out_dir)}
 
-        def title_of(lang: str, result: dict[str, Any]) -> str:
-            return "支援パッケージのポートフォリオ" if lang == "ja" else "Support package portfolio"
+    def title_of(lang: str, result: dict[str, Any]) -> str:
+        return "支援パッケージのポートフォリオ" if lang == "ja" else "Support package portfolio"
 
-        def meta_of(lang: str, result: dict[str, Any]) -> str:
-            return ("更新 " if lang == "ja" else "updated ") + _now().strftime("%Y-%m-%d %H:%M UTC")
+    def meta_of(lang: str, result: dict[str, Any]) -> str:
+        return ("更新 " if lang == "ja" else "updated ") + _now().strftime("%Y-%m-%d %H:%M UTC")
 
-        pages = {lang: f"index.{lang}.html" for lang in langs} if len(langs) > 1 else {}
-        try:
-            outs, nbs = _execute_pages("portfolio", stage, langs, params_of, root=root_path,
-                                       timeout=timeout, title_of=title_of, meta_of=meta_of,
-                                       pages_at=pages, nav=_nav(reports, here="portfolio"),
-                                       parallel=True)
-            _assemble(stage, outs, nbs, langs)
-            _manifest(stage, kind="portfolio", key=key, root=root_path, fingerprint=None,
-                      seed=None, params={lang: params_of(lang, Path(".")) for lang in langs},
-                      started=started)
-            pages_html = {lang: stage / f"index.{lang}.html" for lang in langs}
-            for lang, page in pages_html.items():
-                os.replace(page, reports / f".index.{lang}.html.tmp")
-            _publish(stage, reports / PORTFOLIO_DIR)
-            for lang in langs:
-                os.replace(reports / f".index.{lang}.html.tmp", reports / f"index.{lang}.html")
-            shutil.copy2(reports / f"index.{langs[0]}.html", reports / ".index.html.tmp")
-            os.replace(reports / ".index.html.tmp", reports / "index.html")
-        except KeyboardInterrupt:
-            shutil.rmtree(stage, ignore_errors=True)
-            raise
-        except Exception as exc:
-            error, cell = _failure_text(exc, timeout=timeout)
-            tried = sorted(stage.glob("notebook.*.ipynb"))
-            page = _write_failure(reports, PORTFOLIO_DIR, stage, title=title_of(langs[0], {}),
-                                  lang=langs[0], error=error, cell=cell,
-                                  notebook_file=tried[-1] if tried else None,
-                                  had_previous=(reports / "index.html").exists())
-            shutil.rmtree(stage, ignore_errors=True)
-            res = RunResult(kind="portfolio", id=key, status="failed", path=str(page),
-                            languages=tuple(langs), started=started.isoformat(),
-                            finished=_now().isoformat(), seconds=time.monotonic() - t0,
-                            error=error)
-            _append_run_log(reports, res)
-            return res
-        res = RunResult(kind="portfolio", id=key, status="ok", path=str(reports / "index.html"),
-                        languages=tuple(langs), started=started.isoformat(),
-                        finished=_now().isoformat(), seconds=time.monotonic() - t0)
-        _append_run_log(reports, res)
-        return res
+    pages = {lang: f"index.{lang}.html" for lang in langs} if len(langs) > 1 else {}
+
+    def build(stage: Path, started: dt.datetime) -> tuple[Path, dict[str, Any]]:
+        outs, nbs = _execute_pages("portfolio", stage, langs, params_of, root=root_path,
+                                   timeout=timeout, title_of=title_of, meta_of=meta_of,
+                                   pages_at=pages, nav=_nav(reports, here="portfolio"),
+                                   parallel=True)
+        _assemble(stage, outs, nbs, langs)
+        _manifest(stage, kind="portfolio", key=key, root=root_path, fingerprint=None,
+                  seed=None, params={lang: params_of(lang, Path(".")) for lang in langs},
+                  started=started)
+        # the pages go to reports/ itself, the rest to reports/_portfolio/
+        for lang in langs:
+            os.replace(stage / f"index.{lang}.html", reports / f".index.{lang}.html.tmp")
+        _publish(stage, reports / PORTFOLIO_DIR)
+        for lang in langs:
+            os.replace(reports / f".index.{lang}.html.tmp", reports / f"index.{lang}.html")
+        shutil.copy2(reports / f"index.{langs[0]}.html", reports / ".index.html.tmp")
+        os.replace(reports / ".index.html.tmp", reports / "index.html")
+        return reports / "index.html", {}
+
+    return _staged_run(reports, key, kind="portfolio", langs=langs, timeout=timeout,
+                       failure_title=title_of(langs[0], {}), failure_folder=PORTFOLIO_DIR,
+                       previous_page=reports / "index.html", build=build)
 
 
 def view(root: str | Path, name: str, *, languages: Sequence[str] | str | None = None,
@@ -722,62 +730,33 @@ def view(root: str | Path, name: str, *, languages: Sequence[str] | str | None =
     key = VIEWS[name]
     titles = {"targeting": {"ja": "ロールアウト対象", "en": "Roll-out targeting"},
               "support_score": {"ja": "支援スコア", "en": "Support score"}}[name]
-    with _run_lock(reports, key):
-        started = _now()
-        t0 = time.monotonic()
-        stage = reports / ".staging" / f"{key}-{uuid.uuid4().hex[:10]}"
-        stage.mkdir(parents=True)
 
-        def params_of(lang: str, out_dir: Path) -> dict[str, Any]:
-            return {**checked[lang], "output_dir": str(out_dir)}
+    def params_of(lang: str, out_dir: Path) -> dict[str, Any]:
+        return {**checked[lang], "output_dir": str(out_dir)}
 
-        def title_of(lang: str, result: dict[str, Any]) -> str:
-            return titles.get(lang, titles["en"])
+    def title_of(lang: str, result: dict[str, Any]) -> str:
+        return titles.get(lang, titles["en"])
 
-        def meta_of(lang: str, result: dict[str, Any]) -> str:
-            word = "基準日" if lang == "ja" else "as of"
-            return f"{word} {result.get('as_of', '')}".strip()
+    def meta_of(lang: str, result: dict[str, Any]) -> str:
+        word = "基準日" if lang == "ja" else "as of"
+        return f"{word} {result.get('as_of', '')}".strip()
 
-        target = reports / key
-        had_previous = (target / "index.html").exists()
-        try:
-            outs, nbs = _execute_pages(name, stage, langs, params_of, root=root_path,
-                                       timeout=timeout, title_of=title_of, meta_of=meta_of,
-                                       pages_at=language_pages(langs) if len(langs) > 1 else {},
-                                       nav=_nav(reports, here=name, coming=coming),
-                                       parallel=parallel)
-            _assemble(stage, outs, nbs, langs)
-            shutil.copy2(stage / f"index.{langs[0]}.html", stage / "index.html")
-            from supportlab.data.workspace import Workspace
+    target = reports / key
 
-            with Workspace.open(root_path, read_only=True) as ws:
-                fingerprint = data_fingerprint(ws)
-            _manifest(stage, kind="view", key=key, root=root_path, fingerprint=fingerprint,
-                      seed=None, params={lang: params_of(lang, Path(".")) for lang in langs},
-                      started=started)
-            _publish(stage, target)
-        except KeyboardInterrupt:
-            shutil.rmtree(stage, ignore_errors=True)
-            raise
-        except Exception as exc:
-            error, cell = _failure_text(exc, timeout=timeout)
-            tried = sorted(stage.glob("notebook.*.ipynb"))
-            page = _write_failure(reports, key, stage, title=title_of(langs[0], {}),
-                                  lang=langs[0], error=error, cell=cell,
-                                  notebook_file=tried[-1] if tried else None,
-                                  had_previous=had_previous)
-            shutil.rmtree(stage, ignore_errors=True)
-            res = RunResult(kind="view", id=key, status="failed", path=str(page),
-                            languages=tuple(langs), started=started.isoformat(),
-                            finished=_now().isoformat(), seconds=time.monotonic() - t0,
-                            error=error)
-            _append_run_log(reports, res)
-            return res
-        res = RunResult(kind="view", id=key, status="ok", path=str(target / "index.html"),
-                        languages=tuple(langs), started=started.isoformat(),
-                        finished=_now().isoformat(), seconds=time.monotonic() - t0)
-        _append_run_log(reports, res)
-        return res
+    def build(stage: Path, started: dt.datetime) -> tuple[Path, dict[str, Any]]:
+        outs, nbs = _execute_pages(name, stage, langs, params_of, root=root_path,
+                                   timeout=timeout, title_of=title_of, meta_of=meta_of,
+                                   pages_at=language_pages(langs) if len(langs) > 1 else {},
+                                   nav=_nav(reports, here=name, coming=coming),
+                                   parallel=parallel)
+        page = _publish_folder(stage, target, outs, nbs, langs, kind="view", key=key,
+                               root=root_path, started=started,
+                               params={lang: params_of(lang, Path(".")) for lang in langs})
+        return page, {}
+
+    return _staged_run(reports, key, kind="view", langs=langs, timeout=timeout,
+                       failure_title=title_of(langs[0], {}), failure_folder=key,
+                       previous_page=target / "index.html", build=build)
 
 
 # ---- every active experiment ------------------------------------------------------------------------
