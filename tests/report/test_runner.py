@@ -30,10 +30,23 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return root, exp
 
 
+_CWD: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="module")
 def published(world: tuple[Path, Path]) -> runner.RunResult:
     root, exp = world
-    return runner.report(root, exp, languages="all", permutations=200)
+    _CWD["before"] = Path.cwd()
+    result = runner.report(root, exp, languages="all", permutations=200)
+    _CWD["after"] = Path.cwd()
+    return result
+
+
+def test_two_languages_at_once_leave_the_working_directory(published: runner.RunResult) -> None:
+    """Each language's kernel starts in the workspace; the caller's directory never changes
+    (papermill's cwd= changes the process's, which two threads would interleave)."""
+    assert published.ok, published.error
+    assert _CWD["after"] == _CWD["before"]
 
 
 def _failing_notebook(tmp: Path, body: str) -> Path:

@@ -254,7 +254,11 @@ def data_fingerprint(workspace: Any) -> str:
 def _execute(name: str, output: Path, params: dict[str, Any], *, cwd: Path,
              timeout: float) -> Any:
     """Run notebook ``name`` with ``params`` into ``output``; the whole notebook gets ``timeout``
-    seconds (each cell waits at most for what remains)."""
+    seconds (each cell waits at most for what remains).
+
+    The kernel starts in ``cwd`` (nbclient's ``resources.metadata.path``). papermill's own
+    ``cwd=`` argument is not used: it changes the whole process's directory and back, which two
+    languages run in threads at once would interleave, leaving the caller in another folder."""
     import papermill
 
     deadline = time.monotonic() + timeout
@@ -264,8 +268,8 @@ def _execute(name: str, output: Path, params: dict[str, Any], *, cwd: Path,
 
     return papermill.execute_notebook(
         str(notebooks.notebook_path(name)), str(output), parameters=params,
-        kernel_name="python3", progress_bar=False, log_output=False, cwd=str(cwd),
-        timeout_func=remaining, extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+        kernel_name="python3", progress_bar=False, log_output=False,
+        resources={"metadata": {"path": str(cwd)}}, timeout_func=remaining, extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
 
 
 def _failure_text(exc: BaseException, *, timeout: float) -> tuple[str, int | None]:
