@@ -269,7 +269,8 @@ def _execute(name: str, output: Path, params: dict[str, Any], *, cwd: Path,
     return papermill.execute_notebook(
         str(notebooks.notebook_path(name)), str(output), parameters=params,
         kernel_name="python3", progress_bar=False, log_output=False,
-        resources={"metadata": {"path": str(cwd)}}, timeout_func=remaining, extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+        resources={"metadata": {"path": str(cwd)}}, timeout_func=remaining,
+        extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
 
 
 def _failure_text(exc: BaseException, *, timeout: float) -> tuple[str, int | None]:
