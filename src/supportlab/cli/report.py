@@ -114,18 +114,23 @@ def report(ctx: click.Context, experiment: str, lang: str | None, as_of: str | N
               help="Skip the roll-out targeting and support-score pages.")
 @click.option("--portfolio-only", "portfolio_only", is_flag=True,
               help="Only rebuild the portfolio (e.g. after reports run one per task).")
+@click.option("--no-share", "no_share", is_flag=True,
+              help="Each report reads the logs itself (default: read once for all).")
 @_FORMAT
 @click.pass_context
 def run(ctx: click.Context, experiments_dir: str | None, workers: int, include_decided: bool,
         lang: str | None, as_of: str | None, timeout: float, no_record: bool,
-        no_portfolio: bool, no_views: bool, portfolio_only: bool, fmt: str) -> None:
+        no_portfolio: bool, no_views: bool, portfolio_only: bool, no_share: bool,
+        fmt: str) -> None:
     """Report every active experiment in parallel, then the portfolio (for cron and Airflow).
 
     Active: assigned in the workspace and without a final decision (promote, revise, stop) in
     the log; --all includes decided ones. Each report is published as 'supportlab report'
     does, with the roll-out targeting and support-score views (reports/targeting/,
     reports/support-score/); decisions are recorded in the order the experiments started; the
-    portfolio goes to reports/index.html. One failure does not stop the others; the
+    portfolio goes to reports/index.html. What the evaluations read from the logs is read
+    once, before the reports start, for all of them (one engine session and one scan); the
+    reports read it from a temporary folder. One failure does not stop the others; the
     command exits 1 when any run failed.
     """
     from supportlab.report.runner import active_experiments, run_all
@@ -145,7 +150,7 @@ def run(ctx: click.Context, experiments_dir: str | None, workers: int, include_d
                           fix="assign one, or pass --all to report decided experiments again")
     results = run_all(root, experiments=files, workers=workers, languages=lang, as_of=as_of,
                       timeout=timeout, record=not no_record, with_portfolio=not no_portfolio,
-                      with_views=not no_views)
+                      with_views=not no_views, share=not no_share)
     if not files and fmt == "text":
         click.echo("no active experiment (use --all to report decided ones again)")
     _emit(results, fmt)

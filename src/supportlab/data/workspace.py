@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
 import re
 import threading
@@ -687,6 +688,32 @@ class Workspace:
                 th.join()
                 set_progress_bar(con, False)
                 on_progress(100.0)
+
+
+def data_fingerprint(workspace: Workspace) -> str:
+    """A SHA-256 over what the workspace holds: every table's row count, the ingest log's file
+    fingerprints and the latest event time (a changed or reloaded input changes it)."""
+    h = hashlib.sha256()
+    with workspace.connection() as con:
+        tables = sorted(r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+            "AND table_type = 'BASE TABLE'").fetchall())
+        for t in tables:
+            n = con.execute(f'SELECT count(*) FROM "{t}"').fetchone()
+            h.update(f"{t}:{n[0] if n else 0};".encode())
+        if "ingest_log" in tables:
+            for (fp,) in con.execute("SELECT fingerprint FROM ingest_log ORDER BY 1").fetchall():
+                h.update(str(fp).encode())
+        if "events" in tables:
+            cols = {r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'events'")
+                .fetchall()}
+            for c in ("occurred_at", "ts", "timestamp", "event_time"):
+                if c in cols:
+                    last = con.execute(f'SELECT max("{c}") FROM events').fetchone()
+                    h.update(str(last[0] if last else None).encode())
+                    break
+    return h.hexdigest()
 
 
 def set_progress_bar(con: duckdb.DuckDBPyConnection, on: bool) -> bool:

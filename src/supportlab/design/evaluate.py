@@ -37,13 +37,21 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
 import pandas as pd
 
 from supportlab.config.experiment import Experiment, segment_text
 from supportlab.config.problems import did_you_mean
+from supportlab.design.inputs import (
+    EvaluationInputs,
+    Timing,
+    assemble,
+    load_inputs,
+    read_inputs,
+    resolve_timing,
+)
 from supportlab.design.spec import DesignSpec, design_spec
 from supportlab.display import check_lang
 from supportlab.errors import ConfigError, DataValidationError, SupportlabError, WorkspaceError
@@ -70,25 +78,22 @@ from supportlab.stats.estimation import Estimate
 from supportlab.stats.power import mde_from_se
 from supportlab.stats.segments import SegmentEffects, segment_effects
 from supportlab.stats.sequential import SequentialResult, sequential_looks
-from supportlab.vocab import PASS_SCORE
 
 if TYPE_CHECKING:  # pragma: no cover
     from supportlab.data.engine import Engine
     from supportlab.data.workspace import Workspace
-    from supportlab.features.metrics import Metric
 
-__all__ = ["REQUIRED_JSON", "ArmEvaluation", "Evaluation", "evaluate", "read_assignments"]
+#: the note of an evaluation that used inputs read ahead for a whole run
+SHARED_NOTE = ("the logs were read ahead, once for the whole run's experiments (one engine "
+               "session, one scan); the numbers are those of a read for this one alone")
+
+__all__ = ["REQUIRED_JSON", "SHARED_NOTE", "ArmEvaluation", "Evaluation", "evaluate", "read_assignments"]
 
 #: the top-level fields of ``result.json`` (DESIGN §6) that :meth:`Evaluation.to_dict` carries
 REQUIRED_JSON = frozenset({"experiment", "package", "decision", "reasons", "primary",
                            "srm_p_value", "n_control", "n_treatment"})
 
-#: a gap this long between the end of the logs and the evaluation date is a weekend or a
-#: holiday, not missing data
-_DATA_GAP_DAYS = 7
-
 _ARM = "arm"
-_PKG = "pkg_"  # prefix of the package-progress metrics (never a catalogue name)
 
 
 # -- results ------------------------------------------------------------------------------------
@@ -445,17 +450,6 @@ def _design_redraw(ws: Workspace, spec: DesignSpec, df: pd.DataFrame,
 # -- timing -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Timing:
-    as_of: dt.date  # exclusive end of the post window
-    final: bool
-    look: int
-    looks: int
-    look_ends: tuple[dt.date, ...]  # earlier looks' window ends (exclusive)
-    notes: tuple[str, ...]
-    warnings: tuple[str, ...]
-
-
 def _timing_text(final: bool, look: int, looks: int, as_of: str, end: str, lang: str) -> str:
     """The evaluation's time in words: final, or the look before the horizon."""
     if final:
@@ -472,143 +466,6 @@ def _timing(look: int, looks: int, as_of: str, end: str, lang: str) -> str:
         return f"{k}、{as_of} 時点（期間の終了は {end}）"
     k = f"look {look} of {looks}" if looks > 1 else "interim"
     return f"{k}, as of {as_of} (the horizon ends {end})"
-
-
-def _resolve_timing(spec: DesignSpec, exp: Experiment, engine: Engine,
-                    as_of: dt.date | str | None) -> _Timing:
-    from supportlab.features.metrics import last_data_day
-
-    where = exp.path or exp.id
-    start, end = spec.start, spec.end
-    today = dt.date.today()
-    given = None if as_of is None else pd.Timestamp(as_of).date()
-    if given is not None and given > today:
-        raise ConfigError(f"as of {given} is in the future: an evaluation reads what partners "
-                          "did", where="--as-of / as_of",
-                          fix=f"give today's date ({today}) or an earlier one")
-    last = last_data_day(engine)
-    data_end = None if last is None else last + dt.timedelta(days=1)
-    if data_end is None or data_end <= start:
-        raise DataValidationError(
-            f"experiment {exp.id} has no post-period data yet: it starts on {start} and "
-            + ("the workspace holds no events" if last is None
-               else f"the logs end on {last}"), where=where,
-            fix="evaluate once events since the start are ingested (in a simulated workspace: "
-                f"supportlab simulate-delivery {exp.path or 'EXPERIMENT.yaml'})")
-    notes: list[str] = []
-    warnings: list[str] = []
-    day = min(given if given is not None else today, end)
-    if day <= start:
-        raise DataValidationError(
-            f"experiment {exp.id} has no post-period data as of {day}: it starts on {start}",
-            where=where, fix=f"evaluate on {start + dt.timedelta(days=1)} or later (--as-of)")
-    if data_end < day - dt.timedelta(days=_DATA_GAP_DAYS):
-        if given is not None:
-            raise DataValidationError(
-                f"as of {given} is after the last data: the latest event is on {last}, so "
-                f"the evaluation would count {(day - data_end).days:,} day(s) without data as "
-                "inactivity", where="events",
-                fix=f"give --as-of {data_end} or earlier, or ingest newer events")
-        notes.append(f"the logs end on {last}: evaluated as of {data_end}")
-        day = data_end
-    elif data_end < day:
-        notes.append(f"the logs end on {last}; the days up to {day} hold no events "
-                     "(a weekend or holiday, or events not yet ingested)")
-    final = day >= end
-    horizon = (end - start).days
-    looks = max(int(exp.looks), 1)
-    elapsed = (day - start).days
-    look = looks if final else min(looks, max(1, math.ceil(elapsed * looks / horizon)))
-    planned = [start + dt.timedelta(days=round(j * horizon / looks)) for j in range(1, looks)]
-    earlier = tuple(d for d in planned[: look - 1] if start < d < day)
-    if not final and looks == 1:
-        warnings.append(f"interim: evaluated as of {day}, before the planned horizon ({end}); "
-                        "the decision waits for the horizon and stops early only for harm")
-    return _Timing(day, final, look, looks, earlier, tuple(notes), tuple(warnings))
-
-
-# -- the data -----------------------------------------------------------------------------------
-
-
-def _instant(ts: pd.Timestamp) -> Any:
-    import ibis
-
-    return ibis.timestamp(ts.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%f"), timezone="UTC")
-
-
-def _progress_table(engine: Engine, exp: Experiment, start: pd.Timestamp, end: pd.Timestamp
-                    ) -> tuple[Any, list[tuple[int, list[str]]]]:
-    """Per partner, in the engine: events on the package's contents in ``[start, end)``
-    (``pkg_opened``) and each item's ``done_when`` events (``pkg_item<k>``), with the item
-    columns of each week. Only the package's contents in the window are aggregated."""
-    e = engine.table("events")
-    items = exp.package.items
-    contents = sorted({i.content for i in items})
-    f = e.filter((e.ts >= _instant(start)) & (e.ts < _instant(end)),
-                 e.content_id.isin(contents))
-    aggs: dict[str, Any] = {f"{_PKG}opened": f.count()}
-    weeks: list[tuple[int, list[str]]] = []
-    k = 0
-    for step in exp.package.steps:
-        names = []
-        for item in step.items:
-            if item.done_when == "test_pass":
-                done = (f.event_type == "test_submit") & (f.value >= PASS_SCORE)
-            else:
-                done = f.event_type == item.done_when
-            aggs[f"{_PKG}item{k}"] = f.count(where=done & (f.content_id == item.content))
-            names.append(f"{_PKG}item{k}")
-            k += 1
-        weeks.append((step.week, names))
-    return f.group_by("partner_id").aggregate(**aggs).rename(_pkg_pid="partner_id"), weeks
-
-
-def _frame(engine: Engine, exp: Experiment, spec: DesignSpec, ledger: pd.DataFrame,
-           timing: _Timing, catalogue: Mapping[str, Metric], tz: str
-           ) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """One row per assigned partner: arm, stratum, block, every metric's pre/post/look value,
-    ``opened``, ``week<k>_done`` and ``completion`` (all computed in one engine query)."""
-    import ibis
-
-    from supportlab.features.metrics import Window, metrics_table
-
-    start = pd.Timestamp(spec.start).tz_localize(tz)
-    post_end = pd.Timestamp(timing.as_of).tz_localize(tz)
-    windows = [Window("pre", start, start - pd.Timedelta(days=spec.pre_days)),
-               Window("post", post_end, start)]
-    windows += [Window(f"look{j}", pd.Timestamp(d).tz_localize(tz), start)
-                for j, d in enumerate(timing.look_ends, start=1)]
-    # the ledger's partners as a table, not a list of literals: an IN list of 20,000 ids
-    # costs the query compiler seconds, a semi-join nothing
-    assigned = ibis.memtable(pd.DataFrame({"partner_id": ledger.index.to_numpy(dtype=str)}))
-    q = metrics_table(engine, exp.metrics.names, windows, package=exp.package,
-                      catalogue=catalogue, partners=assigned, suffix=True)
-    progress, weeks = _progress_table(engine, exp, start, post_end)
-    q = q.left_join(progress, q.partner_id == progress._pkg_pid).drop("_pkg_pid", "joined_at")
-    m = engine.execute(q).set_index("partner_id")
-    m.index = m.index.astype(str)
-    df = ledger.join(m, how="left")
-    metric_cols = [c for c in m.columns if not c.startswith(_PKG)]
-    missing = df.index[df[metric_cols].isna().all(axis=1).to_numpy()]
-    if len(missing) and metric_cols:
-        raise DataValidationError(
-            f"{len(missing):,} assigned partner(s) of {exp.id} are not in the partners table "
-            f"(e.g. {', '.join(map(str, missing[:3]))})", where="partners",
-            fix="the logs must hold every assigned partner: re-ingest the partners export")
-    pkg_cols = [c for c in m.columns if c.startswith(_PKG)]
-    df[pkg_cols] = df[pkg_cols].fillna(0).astype("int64") > 0
-    items = [n for _, ns in weeks for n in ns]
-    df["opened"] = df[f"{_PKG}opened"].astype(int)
-    done = np.ones(len(df), dtype=bool)
-    stages = ["opened"]
-    for week, ns in weeks:
-        for n in ns:
-            done &= df[n].to_numpy()
-        col = f"week{week}_done"
-        df[col] = done.astype(int)
-        stages.append(col)
-    df["completion"] = (df[items].sum(axis=1) / max(len(items), 1)).astype(float)
-    return df.drop(columns=pkg_cols), stages, ["opened", *(f"week {w} done" for w, _ in weeks)]
 
 
 def _fill_pre(df: pd.DataFrame, metrics: Sequence[str], notes: list[str]) -> list[str]:
@@ -693,7 +550,7 @@ def _guardrail(est: Estimate, metric: str, margin: float, alpha: float,
 
 
 def _sequence(df: pd.DataFrame, metric: str, info: DesignInfo, arm: str, covs: list[str],
-              level: float, timing: _Timing, mixture_sd: float | None, harm: float,
+              level: float, timing: Timing, mixture_sd: float | None, harm: float,
               alpha: float, power: float, notes: list[str]) -> SequentialResult | None:
     """The always-valid sequence of ``metric`` over the looks so far (None: not computable)."""
     cols = [f"{metric}_look{j}" for j in range(1, len(timing.look_ends) + 1)] + [f"{metric}_post"]
@@ -715,7 +572,7 @@ def _sequence(df: pd.DataFrame, metric: str, info: DesignInfo, arm: str, covs: l
 
 
 def _arm(df: pd.DataFrame, exp: Experiment, info: DesignInfo, arm: str, covs: list[str],
-         stages: list[str], labels: list[str], timing: _Timing, seed: int, permutations: int,
+         stages: list[str], labels: list[str], timing: Timing, seed: int, permutations: int,
          redraw: Any, warnings: list[str], notes: list[str]) -> ArmEvaluation:
     level = 1 - exp.alpha
     primary_col = f"{exp.metrics.primary}_post"
@@ -799,14 +656,14 @@ def _uptake_table(df: pd.DataFrame, arms: Sequence[str], stages: list[str]) -> p
     return pd.DataFrame(rows)
 
 
-def _segments(engine: Engine, ws: Workspace, exp: Experiment, spec: DesignSpec,
+def _segments(attributes: pd.DataFrame, ws: Workspace, exp: Experiment,
               df: pd.DataFrame, info: DesignInfo, arm: str, cov: list[str],
               warnings: list[str]) -> tuple[SegmentEffects, ...]:
     if not exp.segments:
         return ()
-    from supportlab.features.segments import in_segment, load_segments, partner_attributes
+    from supportlab.features.segments import in_segment, load_segments
 
-    attrs = partner_attributes(engine, spec.start).reindex(df.index)
+    attrs = attributes.reindex(df.index)
     named = load_segments(ws.config.experiments_path / "segments.yaml")
     known = [c for c in attrs.columns if c not in ("name", "joined_at")]
     out = []
@@ -878,7 +735,8 @@ def _headline_arm(arms: Sequence[ArmEvaluation]) -> ArmEvaluation:
 
 def evaluate(ws: Workspace, exp: Experiment, *, as_of: dt.date | str | None = None,
              lang: str | None = None, engine: Engine | None = None,
-             permutations: int = 1000) -> Evaluation:
+             permutations: int = 1000,
+             inputs: EvaluationInputs | str | Path | None = None) -> Evaluation:
     """Evaluate an experiment from its ledger and the logs: estimates, checks and the decision.
 
     Args:
@@ -889,6 +747,10 @@ def evaluate(ws: Workspace, exp: Experiment, *, as_of: dt.date | str | None = No
         lang: language of the reasons and the display (default: ``report.lang``, else en).
         engine: where the metrics are computed (default: the workspace's DuckDB).
         permutations: redraws of the primary metric's randomization test (0: none).
+        inputs: what the evaluation reads from the engine, read ahead
+            (:func:`~supportlab.design.inputs.shared_inputs`, or the folder it was saved to):
+            used when they are this evaluation's and of the workspace's current data, else the
+            logs are read again (with a note saying why). The result is the same either way.
 
     Returns:
         An :class:`Evaluation`.
@@ -899,15 +761,27 @@ def evaluate(ws: Workspace, exp: Experiment, *, as_of: dt.date | str | None = No
             ledger that does not fit its design (missing strata, unknown arms, repeats).
         ConfigError: ``as_of`` in the future, an unknown segment.
     """
-    from supportlab.data.engine import connect
-    from supportlab.features.metrics import load_metrics
+    from supportlab.data.workspace import data_fingerprint
 
     language = check_lang(lang or exp.language or "en")
     spec, ledger = read_assignments(ws, exp)
-    eng = engine if engine is not None else connect(ws)
-    timing = _resolve_timing(spec, exp, eng, as_of)
+    stale = None
+    if isinstance(inputs, (str, Path)):
+        inputs = load_inputs(inputs, exp.id)
+    if inputs is not None:
+        stale = inputs.matches(exp, spec, as_of, data_fingerprint(ws))
+        if stale is None and exp.segments and inputs.attributes is None:
+            stale = "they hold no partner attributes, which segments need"
+    ahead = inputs is not None and stale is None
+    if inputs is None or stale is not None:
+        inputs = read_inputs(ws, exp, as_of=as_of, engine=engine)
+    timing = resolve_timing(spec, exp, inputs.last_data_day, as_of)
     warnings: list[str] = [*timing.warnings]
     notes: list[str] = [*timing.notes]
+    if stale is not None:
+        notes.append(f"the logs were read again: the shared inputs did not fit ({stale})")
+    elif ahead:
+        notes.append(SHARED_NOTE)
     declared = design_spec(exp)
     diff = spec.differences(declared) if spec.design_hash != declared.design_hash else []
     if diff:
@@ -916,8 +790,7 @@ def evaluate(ws: Workspace, exp: Experiment, *, as_of: dt.date | str | None = No
     placebo = bool(spec.placebo or exp.design.placebo)
     if placebo:
         warnings.insert(0, _PLACEBO["en"])
-    catalogue = load_metrics(ws.config.experiments_path / "metrics.yaml")
-    df, stages, labels = _frame(eng, exp, spec, ledger, timing, catalogue, ws.config.timezone)
+    df, stages, labels = assemble(ledger, inputs.columns, exp)
     covs = _fill_pre(df, exp.metrics.names, notes)
     info = _design_info(spec, df, exp)
     notes.append(f"design: {info.describe()}; every estimate follows it (by assignment, the "
@@ -951,7 +824,7 @@ def evaluate(ws: Workspace, exp: Experiment, *, as_of: dt.date | str | None = No
                         f"{head.srm.n_treatment:,} '{head.arm}' partners against the design's "
                         f"{head.srm.expected_control_share:.0%} control (p={fmt(head.srm.p_value)})"
                         "; the ledger or the data lost partners")
-    segs = _segments(eng, ws, exp, spec, df, info, head.arm,
+    segs = _segments(inputs.attributes, ws, exp, df, info, head.arm,
                      [c for c in covs if c == f"{exp.metrics.primary}_pre"], warnings)
     for e in (head.primary, *head.secondary):
         warnings.extend(w for w in e.warnings if w not in warnings)

@@ -21,6 +21,7 @@ import pandas as pd
 from supportlab.config.experiment import Experiment, load_experiment
 from supportlab.data.workspace import Workspace
 from supportlab.design.evaluate import Evaluation, evaluate
+from supportlab.design.inputs import EvaluationInputs
 from supportlab.design.ledger import read_ledger
 from supportlab.report.charts import (
     Chart,
@@ -902,7 +903,8 @@ def _load_in_workspace(ws: Workspace, path: str | Path) -> Experiment:
 
 def experiment_report(workspace: Workspace | str | Path, experiment: Experiment | str | Path, *,
                       lang: str | None = None, as_of: str | dt.date | None = None,
-                      permutations: int = 1000, explore: Sequence[str] | str = ()
+                      permutations: int = 1000, explore: Sequence[str] | str = (),
+                      inputs: EvaluationInputs | str | Path | None = None
                       ) -> ExperimentReport:
     """Evaluate and build the report of one experiment.
 
@@ -917,6 +919,8 @@ def experiment_report(workspace: Workspace | str | Path, experiment: Experiment 
             pre-declared ``decision.segments``; they are estimated the same way and marked
             exploratory on the page and in the tables (a string: comma-separated names, as
             the notebook's parameter gives them).
+        inputs: what the evaluation reads from the logs, read ahead for a whole run (see
+            :func:`supportlab.design.inputs.shared_inputs`; ``supportlab run`` passes them).
 
     Returns:
         An :class:`ExperimentReport`.
@@ -938,7 +942,8 @@ def experiment_report(workspace: Workspace | str | Path, experiment: Experiment 
     if extra:
         exp = dataclasses.replace(exp, segments=(*exp.segments, *extra))
     try:
-        ev = evaluate(ws, exp, as_of=as_of or None, lang=lang, permutations=permutations)
+        ev = evaluate(ws, exp, as_of=as_of or None, lang=lang, permutations=permutations,
+                      inputs=inputs)
         _, frame = read_ledger(ws, exp.id)
         n_base = len(frame)
         units = _assignment_units(ws, exp.id)

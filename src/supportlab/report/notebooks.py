@@ -56,6 +56,9 @@ class ExperimentReportParameters(_Parameters):
         1000, description="redraws of the randomization test")
     explore: str = Field("", description="exploratory segments besides the pre-declared ones, "
                                          "comma-separated partner attributes (e.g. 'region')")
+    inputs: str = Field("", description="a folder of evaluation inputs read ahead for the "
+                                        "whole run (supportlab run writes one; empty: the "
+                                        "notebook reads the logs)")
 
 
 class PortfolioParameters(_Parameters):

@@ -38,6 +38,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -49,6 +50,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import IO, Any
 
+from supportlab.data.workspace import data_fingerprint
 from supportlab.errors import ConfigError, SupportlabError, WorkspaceError
 from supportlab.report import notebooks
 from supportlab.report.page import (
@@ -223,32 +225,6 @@ def _versions() -> dict[str, str]:
         except PackageNotFoundError:
             out[name] = "not installed"
     return out
-
-
-def data_fingerprint(workspace: Any) -> str:
-    """A SHA-256 over what the workspace holds: every table's row count, the ingest log's file
-    fingerprints and the latest event time (a changed or reloaded input changes it)."""
-    h = hashlib.sha256()
-    with workspace.connection() as con:
-        tables = sorted(r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
-            "AND table_type = 'BASE TABLE'").fetchall())
-        for t in tables:
-            n = con.execute(f'SELECT count(*) FROM "{t}"').fetchone()
-            h.update(f"{t}:{n[0] if n else 0};".encode())
-        if "ingest_log" in tables:
-            for (fp,) in con.execute("SELECT fingerprint FROM ingest_log ORDER BY 1").fetchall():
-                h.update(str(fp).encode())
-        if "events" in tables:
-            cols = {r[0] for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = 'events'")
-                .fetchall()}
-            for c in ("occurred_at", "ts", "timestamp", "event_time"):
-                if c in cols:
-                    last = con.execute(f'SELECT max("{c}") FROM events').fetchone()
-                    h.update(str(last[0] if last else None).encode())
-                    break
-    return h.hexdigest()
 
 
 def _execute(name: str, output: Path, params: dict[str, Any], *, cwd: Path,
@@ -556,7 +532,8 @@ def report(root: str | Path, experiment: str | Path, *,
            languages: Sequence[str] | str | None = None, as_of: str | dt.date | None = None,
            timeout: float = 600, reports_dir: str | Path | None = None, record: bool = True,
            permutations: int = 1000, coming: Sequence[str] = (),
-           parallel: bool = True, explore: Sequence[str] = ()) -> RunResult:
+           parallel: bool = True, explore: Sequence[str] = (),
+           inputs: str | Path | None = None) -> RunResult:
     """Execute ``experiment_report`` for one experiment and publish ``reports/<id>/``.
 
     Args:
@@ -574,6 +551,8 @@ def report(root: str | Path, experiment: str | Path, *,
             the page even before they exist.
         parallel: run the languages at once (one kernel each); :func:`run_all`'s workers,
             already one per core, run them in turn.
+        inputs: a folder of evaluation inputs read ahead (:func:`run_all` reads them once for
+            all its experiments); the notebook reads the logs itself without one.
 
     Returns:
         The run's :class:`RunResult`; a failed run has ``status == "failed"`` and has written
@@ -597,7 +576,8 @@ def report(root: str | Path, experiment: str | Path, *,
     langs = _languages(languages, exp.language or config.language or "en")
     as_of_text = "" if as_of in (None, "") else str(as_of)
     base = {"workspace": str(root_path), "experiment": str(exp_path), "as_of": as_of_text,
-            "permutations": permutations, "explore": ",".join(explore)}
+            "permutations": permutations, "explore": ",".join(explore),
+            "inputs": str(inputs or "")}
     checked = {lang: notebooks.parameters("experiment_report", **base, lang=lang,
                                           output_dir="-") for lang in langs}
     if timeout <= 0:
@@ -798,15 +778,45 @@ def active_experiments(root: str | Path, experiments_dir: str | Path | None = No
     return out
 
 
-def _report_in_worker(args: tuple[str, str, Any, Any, float, bool, int, tuple[str, ...]]
+def _share_inputs(root: str | Path, files: Sequence[Path], as_of: str | dt.date | None,
+                  folder: Path) -> str:
+    """Read the evaluation inputs of every experiment in ``files`` at once into ``folder``;
+    the folder, or "" when nothing could be read (each report then reads its own, and an
+    experiment that cannot be read fails in its own report with its own message)."""
+    from supportlab.config.experiment import load_experiment
+    from supportlab.config.workspace import load_config
+    from supportlab.data.workspace import Workspace
+    from supportlab.design.inputs import shared_inputs
+
+    config = load_config(root)
+    exps = []
+    for f in files:
+        try:
+            exps.append(load_experiment(f, config.experiments_path / "packages"))
+        except SupportlabError:
+            continue
+    if len(exps) < 2:
+        return ""
+    try:
+        with Workspace.open(config.root, read_only=True, config=config) as ws:
+            shared = shared_inputs(ws, exps, as_of=as_of or None)
+    except SupportlabError:
+        return ""
+    if not shared:
+        return ""
+    return str(shared.save(folder))
+
+
+def _report_in_worker(args: tuple[str, str, Any, Any, float, bool, int, tuple[str, ...], str]
                       ) -> RunResult:
-    root, target, languages, as_of, timeout, record, permutations, coming = args
+    root, target, languages, as_of, timeout, record, permutations, coming, inputs = args
     try:
         if target.startswith("view:"):
             return view(root, target.removeprefix("view:"), languages=languages, as_of=as_of,
                         timeout=timeout, coming=coming, parallel=False)
         return report(root, target, languages=languages, as_of=as_of, timeout=timeout,
-                      record=record, permutations=permutations, coming=coming, parallel=False)
+                      record=record, permutations=permutations, coming=coming, parallel=False,
+                      inputs=inputs or None)
     except SupportlabError as exc:  # a lock held elsewhere, a bad file: a failed line
         now = _now().isoformat()
         return RunResult(kind="view" if target.startswith("view:") else "report",
@@ -849,9 +859,14 @@ def run_all(root: str | Path, *, experiments: Sequence[str | Path] | None = None
             languages: Sequence[str] | str | None = None, as_of: str | dt.date | None = None,
             timeout: float = 600, record: bool = True, permutations: int = 1000,
             include_decided: bool = False, with_portfolio: bool = True,
-            with_views: bool = True) -> list[RunResult]:
+            with_views: bool = True, share: bool = True) -> list[RunResult]:
     """Report every active experiment and the views (``workers`` processes in parallel),
     record the decisions in the order the experiments started, then the portfolio.
+
+    With ``share`` (and two experiments or more), what the evaluations read from the logs is
+    read once, here, for all of them (:func:`supportlab.design.inputs.shared_inputs`: one
+    engine session, one scan for the metrics no package changes) and handed to every report
+    notebook as a folder of Parquet files, removed after the run.
 
     Returns:
         One :class:`RunResult` per report, then the views', then the portfolio's; failures do
@@ -866,15 +881,18 @@ def run_all(root: str | Path, *, experiments: Sequence[str | Path] | None = None
     coming = tuple((["portfolio"] if with_portfolio else []) + (list(VIEWS) if with_views else []))
     # workers never write the workspace: decisions are recorded here, one process, in the order
     # the experiments started (a reproduction is a later experiment of the same template)
-    jobs = [(root_s, str(f), languages, as_of, timeout, False, permutations, coming)
-            for f in [*files, *views]]
-    results: list[RunResult] = []
-    if workers == 1 or len(jobs) <= 1:
-        results = [_report_in_worker(j) for j in jobs]
-    else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
-                                 mp_context=get_context("spawn")) as pool:
-            results = list(pool.map(_report_in_worker, jobs))
+    with tempfile.TemporaryDirectory(prefix="supportlab-inputs-") as tmp:
+        inputs = _share_inputs(root, files, as_of, Path(tmp)) if share and len(files) > 1 \
+            else ""
+        jobs = [(root_s, str(f), languages, as_of, timeout, False, permutations, coming,
+                 inputs) for f in [*files, *views]]
+        results: list[RunResult] = []
+        if workers == 1 or len(jobs) <= 1:
+            results = [_report_in_worker(j) for j in jobs]
+        else:
+            with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
+                                     mp_context=get_context("spawn")) as pool:
+                results = list(pool.map(_report_in_worker, jobs))
     if record:
         results = _record_in_order(root, files, results[:len(files)]) + results[len(files):]
     if with_portfolio:
