@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -59,9 +60,8 @@ def test_shared_inputs_give_the_same_evaluations(demo: tuple[Path, list[sl.Exper
     with sl.Workspace.open(root, read_only=True) as ws:
         shared = shared_inputs(ws, exps)
         assert sorted(shared) == sorted(e.id for e in exps) and not shared.failed
-        # one scan for the metrics no package changes, one query per package, the last day and
-        # the attributes once per start date
-        assert shared.queries == 1 + 1 + len(exps) + len({e.design.start for e in exps})
+        # the last event day once, one query per experiment, the attributes once per start
+        assert shared.queries == 1 + len(exps) + len({e.design.start for e in exps})
         folder = shared.save(tmp_path / "shared")
         for exp in exps:
             own = evaluate(ws, exp, permutations=50)
@@ -134,27 +134,31 @@ def test_run_reads_the_logs_once_for_its_reports(demo: tuple[Path, list[sl.Exper
     root, exps = demo
     files = [Path(e.path) for e in exps[:2]]
     seen: list[str] = []
-    real = runner._share_inputs
+    real = runner._inputs_stream
 
-    def spy(*args: object) -> str:
-        seen.append(real(*args))  # type: ignore[arg-type]
-        return seen[-1]
+    def spy(*args: object) -> Iterator[str]:
+        for folder in real(*args):  # type: ignore[arg-type]
+            seen.append(folder)
+            yield folder
 
-    monkeypatch.setattr(runner, "_share_inputs", spy)
-    kw = dict(experiments=files, workers=2, languages="en", record=False, permutations=50,
+    monkeypatch.setattr(runner, "_inputs_stream", spy)
+    kw = dict(experiments=files, languages="en", record=False, permutations=50,
               with_portfolio=False, with_views=False)
-    shared = runner.run_all(root, **kw)  # type: ignore[arg-type]
-    assert [r.status for r in shared] == ["ok", "ok"], [r.error for r in shared]
-    assert len(seen) == 1 and seen[0] and not Path(seen[0]).exists()
     reports = root / "reports"
-    got = {}
-    for exp in exps[:2]:
-        manifest = json.loads((reports / exp.id / "manifest.json").read_text(encoding="utf-8"))
-        assert manifest["parameters"]["en"]["inputs"] == seen[0]
-        got[exp.id] = json.loads((reports / exp.id / "result.json").read_text(encoding="utf-8"))
-        assert SHARED_NOTE in got[exp.id]["notes"]
-    alone = runner.run_all(root, share=False, **kw)  # type: ignore[arg-type]
-    assert [r.status for r in alone] == ["ok", "ok"] and len(seen) == 1
+    got: dict[str, dict[str, object]] = {}
+    for workers in (2, 1):  # two: each report starts when its inputs are read; one: after all
+        seen.clear()
+        shared = runner.run_all(root, workers=workers, **kw)  # type: ignore[arg-type]
+        assert [r.status for r in shared] == ["ok", "ok"], [r.error for r in shared]
+        assert len(seen) == 2 and all(seen) and not any(Path(f).exists() for f in seen)
+        for exp, folder in zip(exps[:2], seen, strict=True):
+            manifest = json.loads((reports / exp.id / "manifest.json").read_text("utf-8"))
+            assert manifest["parameters"]["en"]["inputs"] == folder
+            got[exp.id] = json.loads((reports / exp.id / "result.json").read_text("utf-8"))
+            assert SHARED_NOTE in got[exp.id]["notes"]  # type: ignore[operator]
+    seen.clear()
+    alone = runner.run_all(root, workers=2, share=False, **kw)  # type: ignore[arg-type]
+    assert [r.status for r in alone] == ["ok", "ok"] and seen == []
     for exp in exps[:2]:
         mine = json.loads((reports / exp.id / "result.json").read_text(encoding="utf-8"))
         assert SHARED_NOTE not in mine["notes"]

@@ -6,15 +6,19 @@ the pre window, the post window and every earlier look's window together with th
 progress (opened, each item's ``done_when``), and the partner attributes as of the start (for
 segments). Everything else comes from the workspace's ledger and from :mod:`supportlab.stats`.
 
-:func:`read_inputs` reads them for one experiment. :func:`shared_inputs` reads them for many in
-one engine session: the last event day once, the metrics that do not depend on a package in one
-scan of the logs over every window of every experiment and every assigned partner, the
-attributes once per start date; only each package's own columns (its progress and
-``package_completion``) are a query per experiment. ``supportlab run`` does this once in its main
-process, saves the result (:meth:`SharedInputs.save`, Parquet) and hands the folder to every
-report notebook, so that no notebook scans the logs or opens the engine (a Spark session per
-notebook would cost more than the report). The inputs carry the workspace's data fingerprint:
-an evaluation given inputs of other data reads the logs again and says so.
+:func:`read_inputs` reads them for one experiment. :func:`iter_inputs` and
+:func:`shared_inputs` read them for many with what they need alike read once: one workspace
+connection and one engine session, the metric catalogue, the data fingerprint, the last event
+day, the partner attributes once per start date; then each experiment's metrics and package
+progress, one query each (one query over every experiment, or one scan for the metrics they
+share, measured slower on DuckDB: the per-query cost there is compiling, not scanning).
+
+``supportlab run`` reads them in its main process, each experiment's saved as Parquet
+(:meth:`SharedInputs.save`) and handed to its report notebook as soon as it is read, so that the
+report notebooks never open the engine: no Spark session per notebook, and in a fresh kernel
+no ibis and sqlglot to import and warm (about 0.6 s of a report on DuckDB). The inputs carry the
+workspace's data fingerprint: an evaluation given inputs of other data reads the logs again and
+says so.
 
 Example:
     >>> EvaluationInputs.__name__, SharedInputs.__name__
@@ -44,8 +48,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from supportlab.data.workspace import Workspace
     from supportlab.features.metrics import Metric, Window
 
-__all__ = ["EvaluationInputs", "SharedInputs", "Timing", "load_inputs", "read_inputs",
-           "resolve_timing", "shared_inputs"]
+__all__ = ["EvaluationInputs", "SharedInputs", "Timing", "iter_inputs", "load_inputs",
+           "read_inputs", "resolve_timing", "shared_inputs"]
 
 #: prefix of the package-progress columns (never a catalogue name)
 PKG = "pkg_"
@@ -181,30 +185,10 @@ def _progress_table(engine: Engine, exp: Experiment, start: pd.Timestamp, end: p
     return f.group_by("partner_id").aggregate(**aggs).rename(_pkg_pid="partner_id"), weeks
 
 
-def _metric_columns(exp: Experiment, wins: Sequence[Window]) -> list[str]:
-    """The metric columns of an evaluation's frame, in the order one query gives them."""
-    return [f"{name}_{w.name}" for name in exp.metrics.names for w in wins]
-
-
-def _package_bound(names: Sequence[str], catalogue: Mapping[str, Metric]) -> list[str]:
-    """Those of ``names`` whose value depends on the package (``package_completion``, or a
-    ratio with such a part)."""
-    from supportlab.features.metrics import resolve
-
-    out = []
-    for m in resolve(list(names), dict(catalogue)):
-        parts = [m.numerator, m.denominator] if m.kind == "ratio" else []
-        kinds = {m.kind, *(catalogue[p].kind for p in parts if p is not None and p in catalogue)}
-        if "package_completion" in kinds:
-            out.append(m.name)
-    return out
-
-
 def _log_columns(engine: Engine, exp: Experiment, wins: Sequence[Window],
-                 partners: Sequence[str], catalogue: Mapping[str, Metric],
-                 metrics: Sequence[str]) -> pd.DataFrame:
-    """Per partner of ``partners``: ``metrics`` over ``wins`` (``<metric>_<window>``) and the
-    package's progress columns, in one engine query."""
+                 partners: Sequence[str], catalogue: Mapping[str, Metric]) -> pd.DataFrame:
+    """Per partner of ``partners``: the experiment's metrics over ``wins``
+    (``<metric>_<window>``) and its package's progress columns, in one engine query."""
     import ibis
 
     from supportlab.features.metrics import metrics_table
@@ -212,7 +196,7 @@ def _log_columns(engine: Engine, exp: Experiment, wins: Sequence[Window],
     # the partners as a table, not a list of literals: an IN list of 20,000 ids costs the
     # query compiler seconds, a semi-join nothing
     assigned = ibis.memtable(pd.DataFrame({"partner_id": pd.Series(partners, dtype=str)}))
-    q = metrics_table(engine, list(metrics), wins, package=exp.package, catalogue=catalogue,
+    q = metrics_table(engine, exp.metrics.names, wins, package=exp.package, catalogue=catalogue,
                       partners=assigned, suffix=True)
     progress, _ = _progress_table(engine, exp, wins[1].start, wins[1].end)
     q = q.left_join(progress, q.partner_id == progress._pkg_pid).drop("_pkg_pid", "joined_at")
@@ -355,25 +339,24 @@ def load_inputs(folder: str | Path, experiment_id: str) -> EvaluationInputs | No
 def read_inputs(ws: Workspace, exp: Experiment, *, as_of: dt.date | str | None = None,
                 engine: Engine | None = None) -> EvaluationInputs:
     """One experiment's inputs (what :func:`~supportlab.design.evaluate.evaluate` reads from
-    the engine).
+    the engine): its metrics and its package's progress in one query.
 
     Raises:
         WorkspaceError: the experiment is not assigned.
         DataValidationError, ConfigError: as for the evaluation's dates.
     """
-    shared = shared_inputs(ws, [exp], as_of=as_of, engine=engine, strict=True,
-                           attributes=bool(exp.segments))
-    return shared[exp.id]
+    for _, got in iter_inputs(ws, [exp], as_of=as_of, engine=engine, strict=True,
+                              attributes=bool(exp.segments)):
+        assert isinstance(got, EvaluationInputs)
+        return got
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def shared_inputs(ws: Workspace, experiments: Sequence[Experiment], *,
                   as_of: dt.date | str | None = None, engine: Engine | None = None,
                   strict: bool = False, attributes: bool = True) -> SharedInputs:
-    """The inputs of every experiment's evaluation, read in one engine session.
-
-    The last event day is read once; the metrics that do not depend on a package in one query
-    over every experiment's windows and assigned partners; the partner attributes once per start
-    date; each package's own columns in one query per experiment.
+    """The inputs of every experiment's evaluation, read in one engine session
+    (:func:`iter_inputs`, collected).
 
     Args:
         ws: the workspace (ledger and designs; its engine for the logs).
@@ -383,82 +366,64 @@ def shared_inputs(ws: Workspace, experiments: Sequence[Experiment], *,
         strict: raise the first experiment's error instead of recording it in ``failed``.
         attributes: read the partner attributes (segments need them; a report's exploratory
             segments too).
+    """
+    t0 = time.perf_counter()
+    inputs: dict[str, EvaluationInputs] = {}
+    failed: dict[str, str] = {}
+    for exp, got in iter_inputs(ws, experiments, as_of=as_of, engine=engine, strict=strict,
+                                attributes=attributes):
+        if isinstance(got, EvaluationInputs):
+            inputs[exp.id] = got
+        else:
+            failed[exp.id] = got
+    n_attrs = len({id(i.attributes) for i in inputs.values() if i.attributes is not None})
+    return SharedInputs(inputs, failed, time.perf_counter() - t0,
+                        1 + len(inputs) + n_attrs if inputs else 1)
 
-    With one experiment, its metrics and its package's columns are one query.
+
+def iter_inputs(ws: Workspace, experiments: Sequence[Experiment], *,
+                as_of: dt.date | str | None = None, engine: Engine | None = None,
+                strict: bool = False, attributes: bool = True
+                ) -> Iterator[tuple[Experiment, EvaluationInputs | str]]:
+    """Each experiment with its inputs (or why they could not be read), as soon as they are
+    read, so that a caller can start each evaluation while the next is read.
+
+    What every evaluation needs alike is read once: one workspace connection and one engine
+    session, the metric catalogue, the data fingerprint, the day of the last event, and the
+    partner attributes once per start date; then each experiment's metrics over its windows
+    and its package's progress, one query each. Arguments as for :func:`shared_inputs`.
     """
     from supportlab.data.engine import connect
     from supportlab.data.workspace import data_fingerprint
     from supportlab.design.evaluate import read_assignments
-    from supportlab.features.metrics import Window, last_data_day, load_metrics
+    from supportlab.features.metrics import last_data_day, load_metrics
     from supportlab.features.segments import partner_attributes
 
-    t0 = time.perf_counter()
-    eng = engine if engine is not None else connect(ws)
-    tz = ws.config.timezone
-    catalogue = load_metrics(ws.config.experiments_path / "metrics.yaml")
-    fingerprint = data_fingerprint(ws)
-    last = last_data_day(eng)
-    queries = 1
-    failed: dict[str, str] = {}
-    todo: list[tuple[Experiment, DesignSpec, pd.DataFrame, list[Window]]] = []
-    bound: set[str] = set()
-    for exp in experiments:
-        try:
-            spec, ledger = read_assignments(ws, exp)
-            timing = resolve_timing(spec, exp, last, as_of)
-            bound.update(_package_bound(exp.metrics.names, catalogue))
-            todo.append((exp, spec, ledger, windows(spec, timing, tz)))
-        except SupportlabError as exc:
-            if strict:
-                raise
-            failed[exp.id] = str(exc).splitlines()[0]
-    # the metrics no package changes: one scan, every window of every experiment, named by
-    # its bounds so that experiments with the same dates share columns
-    def key(w: Window) -> str:
-        assert w.start is not None
-        return f"w{w.start.value}_{w.end.value}"
-
-    free = sorted({n for exp, _, _, _ in todo for n in exp.metrics.names} - bound) \
-        if len(todo) > 1 else []
-    wins = {key(w): Window(key(w), w.end, w.start) for *_, ws_ in todo for w in ws_}
-    partners = sorted({str(p) for _, _, ledger, _ in todo for p in ledger.index})
-    common = pd.DataFrame(index=pd.Index([], name="partner_id", dtype=str))
-    if todo and free:
-        import ibis
-
-        from supportlab.features.metrics import metrics_table
-
-        ids = ibis.memtable(pd.DataFrame({"partner_id": pd.Series(partners, dtype=str)}))
-        q = metrics_table(eng, free, list(wins.values()), catalogue=catalogue, partners=ids,
-                          suffix=True).drop("joined_at")
-        common = eng.execute(q).set_index("partner_id")
-        common.index = common.index.astype(str)
-        queries += 1
-    attrs: dict[dt.date, pd.DataFrame] = {}
-    inputs: dict[str, EvaluationInputs] = {}
-    for exp, spec, ledger, wins_ in todo:
-        ids_ = [str(p) for p in ledger.index]
-        own = [n for n in exp.metrics.names if n not in free]
-        cols = _log_columns(eng, exp, wins_, ids_, catalogue, own)
-        queries += 1
-        # both come from the partners table: a partner missing there is missing from both,
-        # as in one query
-        mine = [(n, w) for n in exp.metrics.names if n in free for w in wins_]
-        frame = cols
-        if mine:
-            shared = common.loc[cols.index, [f"{n}_{key(w)}" for n, w in mine]]
-            shared.columns = [f"{n}_{w.name}" for n, w in mine]
-            frame = cols.join(shared, how="left")
-        frame = frame[[*_metric_columns(exp, wins_),
-                       *(c for c in cols.columns if c.startswith(PKG))]]
-        if attributes and spec.start not in attrs:
-            attrs[spec.start] = partner_attributes(eng, spec.start)
-            queries += 1
-        inputs[exp.id] = EvaluationInputs(
-            experiment_id=exp.id, design_hash=spec.design_hash, as_of=_as_of_text(as_of),
-            last_data_day=last, fingerprint=fingerprint, columns=frame,
-            attributes=attrs.get(spec.start))
-    return SharedInputs(inputs, failed, time.perf_counter() - t0, queries)
+    # one workspace connection for every read (nested blocks share it)
+    with ws.connection():
+        eng = engine if engine is not None else connect(ws)
+        tz = ws.config.timezone
+        catalogue = load_metrics(ws.config.experiments_path / "metrics.yaml")
+        fingerprint = data_fingerprint(ws)
+        last = last_data_day(eng)
+        attrs: dict[dt.date, pd.DataFrame] = {}
+        for exp in experiments:
+            try:
+                spec, ledger = read_assignments(ws, exp)
+                timing = resolve_timing(spec, exp, last, as_of)
+                cols = _log_columns(eng, exp, windows(spec, timing, tz),
+                                    [str(p) for p in ledger.index], catalogue)
+                if attributes and spec.start not in attrs:
+                    attrs[spec.start] = partner_attributes(eng, spec.start)
+            except SupportlabError as exc:
+                if strict:
+                    raise
+                yield exp, str(exc).splitlines()[0]
+                continue
+            yield exp, EvaluationInputs(
+                experiment_id=exp.id, design_hash=spec.design_hash, as_of=_as_of_text(as_of),
+                last_data_day=last, fingerprint=fingerprint, columns=cols,
+                attributes=attrs.get(spec.start))
 
 
 def assemble(ledger: pd.DataFrame, columns: pd.DataFrame, exp: Experiment

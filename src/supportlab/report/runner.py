@@ -30,6 +30,7 @@ decisions in the order the experiments started, then writes the portfolio
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -41,7 +42,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -778,33 +779,39 @@ def active_experiments(root: str | Path, experiments_dir: str | Path | None = No
     return out
 
 
-def _share_inputs(root: str | Path, files: Sequence[Path], as_of: str | dt.date | None,
-                  folder: Path) -> str:
-    """Read the evaluation inputs of every experiment in ``files`` at once into ``folder``;
-    the folder, or "" when nothing could be read (each report then reads its own, and an
-    experiment that cannot be read fails in its own report with its own message)."""
+def _inputs_stream(root: str | Path, files: Sequence[Path], as_of: str | dt.date | None,
+                   folder: Path) -> Generator[str, None, None]:
+    """For each of ``files`` in turn, as soon as it is read: a folder under ``folder`` holding
+    its evaluation inputs (:func:`supportlab.design.inputs.iter_inputs`, one engine session for
+    all), or "" when they could not be read (its report then reads the logs itself, and fails
+    with its own message if it must)."""
     from supportlab.config.experiment import load_experiment
     from supportlab.config.workspace import load_config
     from supportlab.data.workspace import Workspace
-    from supportlab.design.inputs import shared_inputs
+    from supportlab.design.inputs import EvaluationInputs, SharedInputs, iter_inputs
 
     config = load_config(root)
-    exps = []
-    for f in files:
-        try:
-            exps.append(load_experiment(f, config.experiments_path / "packages"))
-        except SupportlabError:
-            continue
-    if len(exps) < 2:
-        return ""
+    loaded = {}
+    for i, f in enumerate(files):
+        with contextlib.suppress(SupportlabError):
+            loaded[i] = load_experiment(f, config.experiments_path / "packages")
+    done = 0
     try:
         with Workspace.open(config.root, read_only=True, config=config) as ws:
-            shared = shared_inputs(ws, exps, as_of=as_of or None)
-    except SupportlabError:
-        return ""
-    if not shared:
-        return ""
-    return str(shared.save(folder))
+            read = iter_inputs(ws, list(loaded.values()), as_of=as_of or None)
+            for i in range(len(files)):
+                out = ""
+                if i in loaded:
+                    _, got = next(read)
+                    if isinstance(got, EvaluationInputs):
+                        out = str(SharedInputs({got.experiment_id: got}, {}, 0.0, 0)
+                                  .save(folder / str(i)))
+                done += 1
+                yield out
+    except SupportlabError:  # no workspace, a locked file: every report reads its own
+        pass
+    for _ in range(done, len(files)):
+        yield ""
 
 
 def _report_in_worker(args: tuple[str, str, Any, Any, float, bool, int, tuple[str, ...], str]
@@ -864,9 +871,10 @@ def run_all(root: str | Path, *, experiments: Sequence[str | Path] | None = None
     record the decisions in the order the experiments started, then the portfolio.
 
     With ``share`` (and two experiments or more), what the evaluations read from the logs is
-    read once, here, for all of them (:func:`supportlab.design.inputs.shared_inputs`: one
-    engine session, one scan for the metrics no package changes) and handed to every report
-    notebook as a folder of Parquet files, removed after the run.
+    read here, in one engine session for all of them
+    (:func:`supportlab.design.inputs.iter_inputs`), and handed to each report notebook as a
+    folder of Parquet files as soon as it is read (removed after the run): the notebooks never
+    open the engine.
 
     Returns:
         One :class:`RunResult` per report, then the views', then the portfolio's; failures do
@@ -881,18 +889,28 @@ def run_all(root: str | Path, *, experiments: Sequence[str | Path] | None = None
     coming = tuple((["portfolio"] if with_portfolio else []) + (list(VIEWS) if with_views else []))
     # workers never write the workspace: decisions are recorded here, one process, in the order
     # the experiments started (a reproduction is a later experiment of the same template)
+    def job(target: str, inputs: str) -> tuple[Any, ...]:
+        return (root_s, target, languages, as_of, timeout, False, permutations, coming, inputs)
+
+    results: list[RunResult] = []
     with tempfile.TemporaryDirectory(prefix="supportlab-inputs-") as tmp:
-        inputs = _share_inputs(root, files, as_of, Path(tmp)) if share and len(files) > 1 \
-            else ""
-        jobs = [(root_s, str(f), languages, as_of, timeout, False, permutations, coming,
-                 inputs) for f in [*files, *views]]
-        results: list[RunResult] = []
-        if workers == 1 or len(jobs) <= 1:
-            results = [_report_in_worker(j) for j in jobs]
+        stream = _inputs_stream(root, files, as_of, Path(tmp)) if share and len(files) > 1 \
+            else (s for s in [""] * len(files))
+        if workers == 1 or len(files) + len(views) <= 1:
+            with contextlib.closing(stream) as read:
+                inputs = list(read)  # read first: the reports run here, one after another
+            results = [_report_in_worker(job(str(f), i)) for f, i in zip(files, inputs,
+                                                                         strict=True)]
+            results += [_report_in_worker(job(v, "")) for v in views]
         else:
-            with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
+            with ProcessPoolExecutor(max_workers=min(workers, len(files) + len(views)),
                                      mp_context=get_context("spawn")) as pool:
-                results = list(pool.map(_report_in_worker, jobs))
+                # each report starts as soon as its inputs are read, while the next are read
+                with contextlib.closing(stream) as read:
+                    futures = [pool.submit(_report_in_worker, job(str(f), i))
+                               for f, i in zip(files, read, strict=True)]
+                futures += [pool.submit(_report_in_worker, job(v, "")) for v in views]
+                results = [f.result() for f in futures]
     if record:
         results = _record_in_order(root, files, results[:len(files)]) + results[len(files):]
     if with_portfolio:
