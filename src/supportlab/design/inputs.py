@@ -6,12 +6,14 @@ the pre window, the post window and every earlier look's window together with th
 progress (opened, each item's ``done_when``), and the partner attributes as of the start (for
 segments). Everything else comes from the workspace's ledger and from :mod:`supportlab.stats`.
 
-:func:`read_inputs` reads them for one experiment. :func:`iter_inputs` and
+:func:`read_inputs` reads them for one experiment, in one query. :func:`iter_inputs` and
 :func:`shared_inputs` read them for many with what they need alike read once: one workspace
 connection and one engine session, the metric catalogue, the data fingerprint, the last event
-day, the partner attributes once per start date; then each experiment's metrics and package
-progress, one query each (one query over every experiment, or one scan for the metrics they
-share, measured slower on DuckDB: the per-query cost there is compiling, not scanning).
+day, the partner attributes once per start date, and the metrics that no package changes in one
+query over every experiment's windows and assigned partners; then each experiment's own columns
+(its package's progress and ``package_completion``), one query each. (One query over every
+experiment, each joined in by partner, was measured slower on DuckDB: compiling a join of twenty
+subqueries costs more than it saves.)
 
 ``supportlab run`` reads them in its main process, each experiment's saved as Parquet
 (:meth:`SharedInputs.save`) and handed to its report notebook as soon as it is read, so that the
@@ -185,10 +187,32 @@ def _progress_table(engine: Engine, exp: Experiment, start: pd.Timestamp, end: p
     return f.group_by("partner_id").aggregate(**aggs).rename(_pkg_pid="partner_id"), weeks
 
 
+def _metric_columns(exp: Experiment, wins: Sequence[Window]) -> list[str]:
+    """The metric columns of an evaluation's frame, in the order one query gives them."""
+    return [f"{name}_{w.name}" for name in exp.metrics.names for w in wins]
+
+
+
+def _package_bound(names: Sequence[str], catalogue: Mapping[str, Metric]) -> list[str]:
+    """Those of ``names`` whose value depends on the package (``package_completion``, or a
+    ratio with such a part)."""
+    from supportlab.features.metrics import resolve
+
+    out = []
+    for m in resolve(list(names), dict(catalogue)):
+        parts = [m.numerator, m.denominator] if m.kind == "ratio" else []
+        kinds = {m.kind, *(catalogue[p].kind for p in parts if p is not None and p in catalogue)}
+        if "package_completion" in kinds:
+            out.append(m.name)
+    return out
+
+
+
 def _log_columns(engine: Engine, exp: Experiment, wins: Sequence[Window],
-                 partners: Sequence[str], catalogue: Mapping[str, Metric]) -> pd.DataFrame:
-    """Per partner of ``partners``: the experiment's metrics over ``wins``
-    (``<metric>_<window>``) and its package's progress columns, in one engine query."""
+                 partners: Sequence[str], catalogue: Mapping[str, Metric],
+                 metrics: Sequence[str]) -> pd.DataFrame:
+    """Per partner of ``partners``: ``metrics`` over ``wins`` (``<metric>_<window>``) and the
+    package's progress columns, in one engine query."""
     import ibis
 
     from supportlab.features.metrics import metrics_table
@@ -196,7 +220,7 @@ def _log_columns(engine: Engine, exp: Experiment, wins: Sequence[Window],
     # the partners as a table, not a list of literals: an IN list of 20,000 ids costs the
     # query compiler seconds, a semi-join nothing
     assigned = ibis.memtable(pd.DataFrame({"partner_id": pd.Series(partners, dtype=str)}))
-    q = metrics_table(engine, exp.metrics.names, wins, package=exp.package, catalogue=catalogue,
+    q = metrics_table(engine, list(metrics), wins, package=exp.package, catalogue=catalogue,
                       partners=assigned, suffix=True)
     progress, _ = _progress_table(engine, exp, wins[1].start, wins[1].end)
     q = q.left_join(progress, q.partner_id == progress._pkg_pid).drop("_pkg_pid", "joined_at")
@@ -377,8 +401,9 @@ def shared_inputs(ws: Workspace, experiments: Sequence[Experiment], *,
         else:
             failed[exp.id] = got
     n_attrs = len({id(i.attributes) for i in inputs.values() if i.attributes is not None})
+    common = len(inputs) > 1
     return SharedInputs(inputs, failed, time.perf_counter() - t0,
-                        1 + len(inputs) + n_attrs if inputs else 1)
+                        1 + common + len(inputs) + n_attrs)
 
 
 def iter_inputs(ws: Workspace, experiments: Sequence[Experiment], *,
@@ -389,9 +414,11 @@ def iter_inputs(ws: Workspace, experiments: Sequence[Experiment], *,
     read, so that a caller can start each evaluation while the next is read.
 
     What every evaluation needs alike is read once: one workspace connection and one engine
-    session, the metric catalogue, the data fingerprint, the day of the last event, and the
-    partner attributes once per start date; then each experiment's metrics over its windows
-    and its package's progress, one query each. Arguments as for :func:`shared_inputs`.
+    session, the metric catalogue, the data fingerprint, the day of the last event, the
+    partner attributes once per start date, and the metrics no package changes in one query
+    over every experiment's windows and partners; then each experiment's own columns (its
+    package's progress and ``package_completion``), one query each. Arguments as for
+    :func:`shared_inputs`.
     """
     from supportlab.data.engine import connect
     from supportlab.data.workspace import data_fingerprint
@@ -406,13 +433,45 @@ def iter_inputs(ws: Workspace, experiments: Sequence[Experiment], *,
         catalogue = load_metrics(ws.config.experiments_path / "metrics.yaml")
         fingerprint = data_fingerprint(ws)
         last = last_data_day(eng)
-        attrs: dict[dt.date, pd.DataFrame] = {}
-        for exp in experiments:
+        plans: dict[int, tuple[DesignSpec, pd.DataFrame, list[Window]] | str] = {}
+        bound: set[str] = set()
+        for i, exp in enumerate(experiments):
             try:
                 spec, ledger = read_assignments(ws, exp)
                 timing = resolve_timing(spec, exp, last, as_of)
-                cols = _log_columns(eng, exp, windows(spec, timing, tz),
-                                    [str(p) for p in ledger.index], catalogue)
+                bound.update(_package_bound(exp.metrics.names, catalogue))
+                plans[i] = (spec, ledger, windows(spec, timing, tz))
+            except SupportlabError as exc:
+                if strict:
+                    raise
+                plans[i] = str(exc).splitlines()[0]
+        read = [p for p in plans.values() if not isinstance(p, str)]
+        # the metrics no package changes, for every experiment at once: one query over every
+        # window (named by its bounds, so that experiments of the same dates share columns)
+        # and every assigned partner
+        free = sorted({n for i, exp in enumerate(experiments) if not isinstance(plans[i], str)
+                       for n in exp.metrics.names} - bound) if len(read) > 1 else []
+        common = _common_columns(eng, free, read, catalogue) if free else None
+        attrs: dict[dt.date, pd.DataFrame] = {}
+        for i, exp in enumerate(experiments):
+            plan = plans[i]
+            if isinstance(plan, str):
+                yield exp, plan
+                continue
+            spec, ledger, wins = plan
+            try:
+                own = [n for n in exp.metrics.names if n not in free]
+                cols = _log_columns(eng, exp, wins, [str(p) for p in ledger.index],
+                                    catalogue, own)
+                if common is not None:
+                    # both come from the partners table: a partner missing there is missing
+                    # from both, as in a query of its own
+                    mine = [(n, w) for n in exp.metrics.names if n in free for w in wins]
+                    part = common.loc[cols.index, [f"{n}_{_key(w)}" for n, w in mine]]
+                    part.columns = [f"{n}_{w.name}" for n, w in mine]
+                    cols = cols.join(part, how="left")
+                    cols = cols[[*_metric_columns(exp, wins),
+                                 *(c for c in cols.columns if c.startswith(PKG))]]
                 if attributes and spec.start not in attrs:
                     attrs[spec.start] = partner_attributes(eng, spec.start)
             except SupportlabError as exc:
@@ -424,6 +483,30 @@ def iter_inputs(ws: Workspace, experiments: Sequence[Experiment], *,
                 experiment_id=exp.id, design_hash=spec.design_hash, as_of=_as_of_text(as_of),
                 last_data_day=last, fingerprint=fingerprint, columns=cols,
                 attributes=attrs.get(spec.start))
+
+
+def _key(w: Window) -> str:
+    assert w.start is not None
+    return f"w{w.start.value}_{w.end.value}"
+
+
+def _common_columns(engine: Engine, metrics: Sequence[str],
+                    read: Sequence[tuple[DesignSpec, pd.DataFrame, list[Window]]],
+                    catalogue: Mapping[str, Metric]) -> pd.DataFrame:
+    """``metrics`` (none depends on a package) of every partner of ``read``'s ledgers over every
+    window of theirs, one query; columns ``<metric>_<window key>``."""
+    import ibis
+
+    from supportlab.features.metrics import Window, metrics_table
+
+    wins = {_key(w): Window(_key(w), w.end, w.start) for _, _, ws_ in read for w in ws_}
+    partners = sorted({str(p) for _, ledger, _ in read for p in ledger.index})
+    ids = ibis.memtable(pd.DataFrame({"partner_id": pd.Series(partners, dtype=str)}))
+    q = metrics_table(engine, list(metrics), list(wins.values()), catalogue=catalogue,
+                      partners=ids, suffix=True).drop("joined_at")
+    out = engine.execute(q).set_index("partner_id")
+    out.index = out.index.astype(str)
+    return out
 
 
 def assemble(ledger: pd.DataFrame, columns: pd.DataFrame, exp: Experiment
