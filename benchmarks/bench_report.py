@@ -14,10 +14,15 @@ partners: each report has the size of the first).
    one-cell notebook in the same kernel and nbconvert's ``HTMLExporter`` rendering it (once for
    one language, twice for two). Runs are interleaved (floor, ja, all) so a change of load hits
    all three alike.
-2. ``supportlab run --workers 1`` and ``--workers 2`` over the ``--experiments`` experiments
-   (``--no-record --no-portfolio``, ja), whole processes: both wall times and the speed-up. The
-   speed-up is bounded by the machine's cores (printed) and by whatever else runs on them (the
-   load average is printed before each measurement).
+2. What the evaluations read from the logs (:mod:`supportlab.design.inputs`), in this process:
+   every experiment read on its own (``read_inputs``, as a report alone does) against all read
+   at once (``shared_inputs``, as ``supportlab run`` does before its reports start), median of
+   at least three rounds, with the number of engine queries.
+3. ``supportlab run --workers 1``, ``--workers 2`` and ``--workers 2 --no-share`` over the
+   ``--experiments`` experiments (``--no-record --no-portfolio --no-views``, ja), whole
+   processes: the wall times, the speed-up of two workers over one, and what reading the logs
+   once saves. The speed-up is bounded by the machine's cores (printed) and by whatever else
+   runs on them (the load average is printed before each measurement).
 
 Every run must end ``ok``, and each page it names must exist and pass
 :func:`supportlab.report.page.check_self_contained`, else the script stops with an error.
@@ -25,8 +30,8 @@ Every run must end ``ok``, and each page it names must exist and pass
     .venv/bin/python benchmarks/bench_report.py                  # 1,000 partners, 10 experiments
     .venv/bin/python benchmarks/bench_report.py --tiny           # what the tests run
 
-Goals (issue): one report in at most 10 s of wall time, shown as a ratio to the floor; the
-speed-up of two workers over one.
+Goals (issue): one report in at most 10 s of wall time, shown as a ratio to the floor; a run
+that computes the shared reads once; the speed-up of two workers over one.
 """
 
 from __future__ import annotations
@@ -244,41 +249,67 @@ def bench_report(root: Path, experiment: Path, repeat: int, warmup: bool) -> Non
                                                           for sec, src in slowest), flush=True)
 
 
+def bench_inputs(root: Path, files: list[Path], repeat: int) -> None:
+    """(2): what the evaluations read from the logs, one experiment at a time and shared."""
+    from supportlab.config.experiment import load_experiment
+    from supportlab.data.workspace import Workspace
+    from supportlab.design.inputs import read_inputs, shared_inputs
+
+    exps = [load_experiment(f, root / "experiments" / "packages") for f in files]
+    alone, shared, queries = [], [], 0
+    with Workspace.open(root, read_only=True) as ws:
+        for _ in range(repeat):
+            t = time.perf_counter()
+            for e in exps:
+                read_inputs(ws, e)
+            alone.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            got = shared_inputs(ws, exps)
+            shared.append(time.perf_counter() - t)
+            queries = got.queries
+    one, both = statistics.median(alone), statistics.median(shared)
+    print(f"\n(2) the evaluations' reads of the logs (design.inputs), in one process, median of "
+          f"{repeat}: one experiment at a time {one:.2f} s for {len(exps)}, shared "
+          f"{both:.2f} s ({queries} engine queries); {one / both:.2f}x", flush=True)
+
+
 def bench_run(root: Path, files: list[Path], repeat: int) -> None:
-    """(2): supportlab run over every experiment, one worker and two."""
+    """(3): supportlab run over every experiment: one worker, two, two without sharing."""
     n = len(files)
     run_help = subprocess.run([sys.executable, "-m", "supportlab.cli", "run", "--help"],
                               capture_output=True, text=True, check=True).stdout
     cores = os.cpu_count() or 1
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
-    print(f"\n(2) supportlab run over {n} experiments (ja, --no-record, no other pages), "
+    print(f"\n(3) supportlab run over {n} experiments (ja, --no-record, no other pages), "
           f"{repeat} run(s) each; os.cpu_count() = {cores}, usable by this process {usable}: "
           f"the speed-up cannot exceed {min(2, usable, n)}", flush=True)
     # the experiments' reports only: the other pages a run may publish are left out
     skip = [flag for flag in ("--no-portfolio", "--no-views") if flag in run_help]
-    walls: dict[int, list[float]] = {1: [], 2: []}
-    inside: dict[int, list[float]] = {1: [], 2: []}
+    configs = {"1": (1, []), "2": (2, []), "2 --no-share": (2, ["--no-share"])}
+    walls: dict[str, list[float]] = {k: [] for k in configs}
     for _ in range(repeat):
-        for workers in (1, 2):
+        for name, (workers, extra) in configs.items():
             load = _load()
             seconds, out = _timed_process(
                 _cli(root, "run", "--experiments", str(files[0].parent), "--workers",
-                     str(workers), "--lang", "ja", "--no-record", *skip),
-                f"supportlab run --workers {workers}", root)
+                     str(workers), "--lang", "ja", "--no-record", *skip, *extra),
+                f"supportlab run --workers {name}", root)
             payload = json.loads(out)
             results = payload if isinstance(payload, list) else [payload]
             if sorted(r["id"] for r in results) != sorted(f.stem for f in files):
                 raise SystemExit(f"supportlab run reported {[r['id'] for r in results]}, "
                                  f"not the {n} experiments")
-            _check_pages(results, ("ja",), f"supportlab run --workers {workers}")
-            walls[workers].append(seconds)
-            inside[workers].append(sum(r["seconds"] for r in results))
-            print(f"  --workers {workers}: {seconds:.2f} s wall ({load} before), reports' own "
-                  f"times sum to {inside[workers][-1]:.1f} s", flush=True)
-    one, two = statistics.median(walls[1]), statistics.median(walls[2])
+            _check_pages(results, ("ja",), f"supportlab run --workers {name}")
+            walls[name].append(seconds)
+            print(f"  --workers {name}: {seconds:.2f} s wall ({load} before), reports' own "
+                  f"times sum to {sum(r['seconds'] for r in results):.1f} s", flush=True)
+    med = {k: statistics.median(v) for k, v in walls.items()}
+    one, two, unshared = med["1"], med["2"], med["2 --no-share"]
     print(f"  supportlab run, {n} experiments: --workers 1 {one:.2f} s "
           f"({one / n:.2f} s a report), --workers 2 {two:.2f} s; speed-up {one / two:.2f}x "
-          f"on os.cpu_count() = {cores}; every run ok, every page self-contained", flush=True)
+          f"on os.cpu_count() = {cores}; --workers 2 --no-share {unshared:.2f} s (the logs "
+          f"read once save {unshared - two:+.2f} s); every run ok, every page self-contained",
+          flush=True)
 
 
 def main() -> None:
@@ -308,6 +339,7 @@ def main() -> None:
                       n_experiments=args.experiments)
         print(f"  built in {time.perf_counter() - t:.0f} s", flush=True)
         bench_report(root, files[0], args.repeat, warmup=not args.tiny)
+        bench_inputs(root, files, max(args.repeat, 3))
         bench_run(root, files, args.run_repeat)
 
 

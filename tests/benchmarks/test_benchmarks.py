@@ -93,6 +93,8 @@ def test_bench_report() -> None:
     assert "every page self-contained" in out
     assert "--workers 1:" in out and "--workers 2:" in out and "speed-up" in out
     assert "supportlab run, 2 experiments" in out and "os.cpu_count() =" in out
+    assert "--workers 2 --no-share:" in out and "the logs read once save" in out
+    assert "the evaluations' reads of the logs" in out and "engine queries" in out
 
 
 

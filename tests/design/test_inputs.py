@@ -165,3 +165,43 @@ def test_run_reads_the_logs_once_for_its_reports(demo: tuple[Path, list[sl.Exper
         assert SHARED_NOTE not in mine["notes"]
         for k in ("decision", "primary", "secondary", "guardrails", "srm", "uptake", "funnel"):
             assert mine[k] == got[exp.id][k], k
+
+
+def test_a_report_given_its_inputs_never_opens_the_engine(
+        demo: tuple[Path, list[sl.Experiment]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """What lets a run on Spark spare each report notebook a Spark session of its own."""
+    import supportlab.data.engine as engine_module
+    from supportlab.errors import WorkspaceError
+
+    root, exps = demo
+    exp = exps[0]
+    with sl.Workspace.open(root, read_only=True) as ws:
+        inp = shared_inputs(ws, exps[:2])[exp.id]
+        own = evaluate(ws, exp, permutations=0)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise WorkspaceError("the engine was opened", fix="hand the evaluation its inputs")
+
+    monkeypatch.setattr(engine_module, "connect", refuse)
+    with sl.Workspace.open(root, read_only=True) as ws:
+        _same(evaluate(ws, exp, permutations=0, inputs=inp), own)
+        with pytest.raises(WorkspaceError, match="the engine was opened"):
+            evaluate(ws, exp, permutations=0)
+
+
+@pytest.mark.spark
+def test_inputs_read_on_spark_give_the_same_evaluations(
+        demo: tuple[Path, list[sl.Experiment]], tmp_path: Path) -> None:
+    from helpers import require
+    from supportlab.data.engine import connect_spark
+
+    require("java", shutil.which("java") is not None, "Spark needs a Java runtime")
+    root, exps = demo
+    with sl.Workspace.open(root, read_only=True) as ws:
+        ws.export_parquet(tmp_path / "pq")
+        spark = connect_spark(tmp_path / "pq", ws.config.timezone)
+        shared = shared_inputs(ws, exps, engine=spark)
+        assert sorted(shared) == sorted(e.id for e in exps)
+        for exp in exps:
+            _same(evaluate(ws, exp, permutations=50, inputs=shared[exp.id]),
+                  evaluate(ws, exp, permutations=50))
