@@ -139,8 +139,14 @@ def test_guardrail_and_segment_tables(report: ExperimentReport) -> None:
     t = report.tables()
     assert len(t["guardrails"]) == len(report.evaluation.guardrails)
     assert {"estimates", "uptake", "flow", "guardrails", "segments"} <= set(t)
+    html = report.guardrails_section().html
     for g in report.evaluation.guardrails:
-        assert metric_label(g.metric, report.lang) in report.guardrails_section().html
+        assert metric_label(g.metric, report.lang) in html
+        # raw counts next to every mean
+        assert g.n_control > 0 and g.n_treatment > 0
+        assert f"(n={g.n_control:,})" in html and f"(n={g.n_treatment:,})" in html
+        assert g.n_control + g.n_treatment == report.evaluation.primary.n_control \
+            + report.evaluation.primary.n_treatment
 
 
 def test_flow_reads_stored_assignment(report: ExperimentReport) -> None:

@@ -64,8 +64,12 @@ def _estimate(rel: float, rel_se: float, df: float = float("inf")):
 @pytest.mark.parametrize(("rel", "status"), [(0.0, "ok"), (-0.09, "inconclusive"),
                                              (-0.2, "breached")])
 def test_guardrail_statuses(rel, status):
-    g = guardrail_check(_estimate(rel, 0.03), margin=0.10)
+    est = _estimate(rel, 0.03)
+    g = guardrail_check(est, margin=0.10)
     assert g.status == status
+    # the raw counts and plain means shown beside the test
+    assert (g.n_control, g.n_treatment) == (est.n_control, est.n_treatment)
+    assert (g.mean_control, g.mean_treatment) == (est.raw_mean_control, est.raw_mean_treatment)
     # relative margins are tested on the log scale of the ratio m_t/m_c
     log_se = 0.03 / (1 + rel)
     z = (math.log1p(rel) - math.log1p(-0.10)) / log_se

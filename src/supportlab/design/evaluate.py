@@ -546,7 +546,10 @@ def _guardrail(est: Estimate, metric: str, margin: float, alpha: float,
                         "drop cannot be measured yet (inconclusive)")
         return GuardrailCheck(metric=metric, margin=float(margin), relative=True,
                               better="higher", alpha=alpha, effect=math.nan, lower=math.nan,
-                              upper=math.nan, p_value=math.nan, status="inconclusive")
+                              upper=math.nan, p_value=math.nan, status="inconclusive",
+                              n_control=int(est.n_control), n_treatment=int(est.n_treatment),
+                              mean_control=float(est.raw_mean_control),
+                              mean_treatment=float(est.raw_mean_treatment))
 
 
 def _sequence(df: pd.DataFrame, metric: str, info: DesignInfo, arm: str, covs: list[str],

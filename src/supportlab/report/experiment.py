@@ -614,11 +614,15 @@ class ExperimentReport:
         """Each guardrail with its non-inferiority margin and status."""
         rel = self._t(" (rel.)", "（相対）")
         rows = [[metric_label(g.metric, self.lang), f"{g.margin:g}{rel if g.relative else ''}",
+                 f"{fmt_num(g.mean_control, 2)} (n={g.n_control:,})",
+                 f"{fmt_num(g.mean_treatment, 2)} (n={g.n_treatment:,})",
                  fmt_num(g.effect, 3),
                  f"{fmt_num(g.lower, 3)} – {fmt_num(g.upper, 3)}",
                  word(GUARDRAIL_WORDS, g.status, self.lang)]
                 for g in self.evaluation.guardrails]
         inner = (_table([self._t("guardrail", "ガードレール"), self._t("margin", "許容幅"),
+                         self._t("control mean", "対照群の平均"),
+                         self._t("treatment mean", "処置群の平均"),
                          self._t("effect", "効果"), self._t("interval", "区間"),
                          self._t("status", "状態")], rows) if rows else
                  f"<p>{escape(self._t('No guardrails.', 'ガードレールはありません。'))}</p>")

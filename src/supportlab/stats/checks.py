@@ -226,6 +226,8 @@ class GuardrailCheck(ResultMixin):
         p_value: p-value of "the change is at least the margin" (non-inferiority test).
         status: ``ok`` (non-inferiority shown), ``breached`` (confidently beyond the margin)
             or ``inconclusive``.
+        n_control, n_treatment: units analysed per arm.
+        mean_control, mean_treatment: the arms' plain (unadjusted) means.
     """
 
     _title: ClassVar[str] = "Guardrail"
@@ -241,6 +243,10 @@ class GuardrailCheck(ResultMixin):
     upper: float
     p_value: float
     status: Literal["ok", "breached", "inconclusive"]
+    n_control: int = 0
+    n_treatment: int = 0
+    mean_control: float = math.nan
+    mean_treatment: float = math.nan
 
     def _headline(self, lang: str) -> str:
         side = "drop" if self.better == "higher" else "rise"
@@ -307,11 +313,12 @@ def guardrail_check(estimate: Estimate, *, margin: float, relative: bool = True,
     if relative and margin >= 1 and better == "higher":
         raise ConfigError(f"margin == {margin!r}: a drop of 100% or more is no guardrail",
                           where="guardrail_check", fix="give a relative margin below 1")
+    counts = _arm_counts(estimate)
     if not (math.isfinite(eff) and se > 0) or (relative and not 1 + eff > 0):
         return GuardrailCheck(metric=metric or estimate.outcome, margin=float(margin),
                               relative=relative, better=better, alpha=alpha, effect=eff,
                               lower=math.nan, upper=math.nan, p_value=math.nan,
-                              status="inconclusive")
+                              status="inconclusive", **counts)
     c = critical_value(2 * alpha, df)
     if relative:
         # the ratio m_t/m_c is skewed to the right: its symmetric interval misplaces the upper
@@ -337,4 +344,11 @@ def guardrail_check(estimate: Estimate, *, margin: float, relative: bool = True,
         status = "inconclusive"
     return GuardrailCheck(metric=metric or estimate.outcome, margin=float(margin),
                           relative=relative, better=better, alpha=alpha, effect=float(eff),
-                          lower=float(lo), upper=float(hi), p_value=p, status=status)
+                          lower=float(lo), upper=float(hi), p_value=p, status=status, **counts)
+
+
+def _arm_counts(estimate: Estimate) -> dict[str, Any]:
+    """The raw counts and plain means a guardrail shows beside its test."""
+    return {"n_control": int(estimate.n_control), "n_treatment": int(estimate.n_treatment),
+            "mean_control": float(estimate.raw_mean_control),
+            "mean_treatment": float(estimate.raw_mean_treatment)}
