@@ -415,6 +415,32 @@ def test_ja_page_has_no_english_caveats(report_ja: ExperimentReport) -> None:
     assert "エビデンス" in report_ja.summary_markdown()
 
 
+def test_the_evaluation_s_own_warnings_and_notes_are_in_the_appendix(
+        report: ExperimentReport, report_ja: ExperimentReport) -> None:
+    from html import escape
+
+    from supportlab.design.evaluate import PLACEBO, SHARED_NOTE
+    from supportlab.report.text import has_japanese, translate
+
+    warns = ("sample-ratio mismatch: 90 control and 120 'treatment' partners against the "
+             "design's 50% control (p=0.039); the ledger or the data lost partners",
+             "pre-period imbalance in deals_registered_pre (|SMD| > 0.1); the regression "
+             "adjustment corrects for it", PLACEBO["en"])
+    notes = ("the logs end on 2026-07-30: evaluated as of 2026-07-31", SHARED_NOTE)
+    for r in (report, report_ja):
+        ev = dataclasses.replace(r.evaluation, warnings=warns, notes=notes)
+        app = dataclasses.replace(r, evaluation=ev).appendix().html
+        for text in (*warns[:2], *notes):
+            shown = escape(translate(text, r.lang))
+            assert shown in app, text
+            if r.lang == "ja":
+                assert has_japanese(text) and escape(text) not in app
+        assert escape(PLACEBO["en"]) not in app  # said at the top of the page
+        assert app.count('class="sl-warn"') == 2
+    ja = translate(warns[0], "ja")
+    assert "90社" in ja and "120社" in ja and "p=0.039" in ja and "処置群" in ja
+
+
 # -- effects: ITT beside the complier effect ----------------------------------------------------
 
 

@@ -1,6 +1,8 @@
-"""Every English sentence the statistics layer can put on a page has a Japanese rendering.
+"""Every English sentence the statistics layer and the evaluation can put on a page has a
+Japanese rendering.
 
-The sentences are read from the source of ``supportlab.stats`` (each string appended to a
+The sentences are read from the source of ``supportlab.stats`` and of the evaluation
+(``design/evaluate.py``, ``design/inputs.py``; each string appended to a
 ``warnings`` or ``notes`` list, or given as a literal in one), with every interpolated value
 replaced by a sample and every conditional part in each of its forms; a new warning without a
 rendering fails here.
@@ -17,7 +19,11 @@ import pytest
 
 from supportlab.report.text import JA_SENTENCES, has_japanese, translate
 
-STATS = Path(__file__).resolve().parents[2] / "src" / "supportlab" / "stats"
+SRC = Path(__file__).resolve().parents[2] / "src" / "supportlab"
+STATS = SRC / "stats"
+#: the files whose warnings and notes reach a page
+SOURCES = (*sorted(STATS.glob("*.py")), SRC / "design" / "evaluate.py",
+           SRC / "design" / "inputs.py")
 _KANA_KANJI = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
@@ -74,7 +80,7 @@ def _sentences() -> dict[str, set[str]]:
         for text in _forms(node) or []:
             found.setdefault(text, set()).add(where)
 
-    for path in sorted(STATS.glob("*.py")):
+    for path in SOURCES:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         thin = {id(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)
                 and f.name == "thin_warnings" for n in ast.walk(f)}

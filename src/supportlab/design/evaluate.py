@@ -87,7 +87,8 @@ if TYPE_CHECKING:  # pragma: no cover
 SHARED_NOTE = ("the logs were read ahead, once for the whole run's experiments (one engine "
                "session, one scan); the numbers are those of a read for this one alone")
 
-__all__ = ["REQUIRED_JSON", "SHARED_NOTE", "ArmEvaluation", "Evaluation", "evaluate", "read_assignments"]
+__all__ = ["PLACEBO", "REQUIRED_JSON", "SHARED_NOTE", "ArmEvaluation", "Evaluation", "evaluate",
+           "read_assignments"]
 
 #: the top-level fields of ``result.json`` (DESIGN §6) that :meth:`Evaluation.to_dict` carries
 REQUIRED_JSON = frozenset({"experiment", "package", "decision", "reasons", "primary",
@@ -699,7 +700,8 @@ def _segments(attributes: pd.DataFrame, ws: Workspace, exp: Experiment,
 # -- the decision's words -----------------------------------------------------------------------
 
 
-_PLACEBO = {
+#: the placebo line, in each language, first among the reasons and the warnings
+PLACEBO = {
     "en": "PLACEBO (A/A) run on history: nothing was delivered, so this checks the method and "
           "says nothing about the package.",
     "ja": "プラセボ（A/A）実験（過去データ上の検証）です。何も配信していないため、手法の確認であり、"
@@ -708,7 +710,7 @@ _PLACEBO = {
 
 
 def _reasons(detail: Decision, lang: str, placebo: bool, timing: str | None) -> tuple[str, ...]:
-    head = [_PLACEBO[lang]] if placebo else []
+    head = [PLACEBO[lang]] if placebo else []
     if timing is not None:
         head.append((timing[0].upper() + timing[1:] + ".") if lang == "en" else timing + "。")
     return (*head, *detail.reasons(lang))  # type: ignore[arg-type,unused-ignore]
@@ -792,7 +794,7 @@ def evaluate(ws: Workspace, exp: Experiment, *, as_of: dt.date | str | None = No
                         + "; ".join(diff[:4]) + "): the evaluation follows the stored design")
     placebo = bool(spec.placebo or exp.design.placebo)
     if placebo:
-        warnings.insert(0, _PLACEBO["en"])
+        warnings.insert(0, PLACEBO["en"])
     df, stages, labels = assemble(ledger, inputs.columns, exp)
     covs = _fill_pre(df, exp.metrics.names, notes)
     info = _design_info(spec, df, exp)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from supportlab.config.experiment import Experiment, load_experiment
 from supportlab.data.workspace import Workspace
-from supportlab.design.evaluate import Evaluation, evaluate
+from supportlab.design.evaluate import PLACEBO, Evaluation, evaluate
 from supportlab.design.inputs import EvaluationInputs
 from supportlab.design.ledger import read_ledger
 from supportlab.report.charts import (
@@ -785,11 +785,17 @@ class ExperimentReport:
                   str(det.get("randomization_seed", "–"))),
                  ("python", platform.python_version())]
         facts += [(n, ver(n)) for n in ("supportlab", "duckdb", "pandas", "statsmodels")]
-        notes = "".join(f"<li>{escape(translate(n, self.lang))}</li>" for n in ev.primary.notes)
+        said = {*ev.primary.warnings, PLACEBO["en"]}  # shown elsewhere on the page
+        warns = "".join(f'<li class="sl-warn">{escape(translate(w, self.lang))}</li>'
+                        for w in ev.warnings if w not in said)
+        notes = "".join(f"<li>{escape(translate(n, self.lang))}</li>"
+                        for n in dict.fromkeys((*ev.primary.notes, *ev.notes)))
         notes += "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in facts)
         summary = "方法と再現性" if self.lang == "ja" else "Methods and reproducibility"
+        checks = (f"<p>{escape(self._t('Warnings of the evaluation', '評価の注意点'))}</p>"
+                  f"<ul>{warns}</ul>" if warns else "")
         return Section("appendix", f'<details class="sl-appendix"><summary>{summary}</summary>'
-                       f"<p>{escape(translate(ev.design, self.lang))}</p><ul>{notes}</ul>"
+                       f"<p>{escape(translate(ev.design, self.lang))}</p>{checks}<ul>{notes}</ul>"
                        f"<pre>{escape(self.yaml_text)}</pre></details>")
 
     def sections(self) -> list[Section]:

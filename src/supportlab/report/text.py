@@ -497,6 +497,61 @@ JA_SENTENCES: Final[tuple[tuple[str, str], ...]] = (
      "{K}回中{k}回目の中間評価で、最終の分析ではありません。"),
     (r"placebo \(A/A\) run: says nothing about the package",
      "プラセボ（A/A）実行のため、パッケージについては何も言えません。"),
+    # -- the evaluation's own warnings and notes (design.evaluate, design.inputs)
+    (r"the design's redraws could not be made \((?P<why>.+)\): the randomization test "
+     r"permutes within the strata or blocks",
+     "設計どおりの再割付ができませんでした（{why}）。無作為化検定は層またはブロックの中で並べ替えます。"),
+    (r"(?P<col>\S+): (?P<n>[\d,]+) partner\(s\) without a pre-period value \(a ratio or mean "
+     r"with no rows\) take the pooled mean as covariate",
+     "{col}：事前期間の値がないパートナー{n}社（行のない比率または平均）は、共変量として全体の"
+     "平均を使います。"),
+    (r"(?P<col>\S+): (?P<n>[\d,]+) partner\(s\) have no value in the post window \(a ratio or "
+     r"mean without rows\) and are left out of this metric",
+     "{col}：事後期間に値がないパートナー{n}社（行のない比率または平均）は、この指標から除きます。"),
+    (r"guardrail (?P<metric>.+?): no partner in control has any, so a relative drop cannot be "
+     r"measured yet \(inconclusive\)",
+     "ガードレール {metric}：対照群に値のあるパートナーがいないため、相対的な低下はまだ測れません"
+     "（判定保留）。"),
+    (r"(?P<metric>\S+): no look has a standard error yet, so no sequential interval",
+     "{metric}：標準誤差の出せる評価回がまだないため、逐次区間はありません。"),
+    (r"(?P<arm>\S+): no complier effect \((?P<why>.+)\)",
+     "{arm}：実際に使ったパートナーへの効果は推定できません（{why}）。"),
+    (r"segments by (?P<seg>.+?): not estimated \((?P<why>.+)\)",
+     "{seg} 別のセグメント：推定できません（{why}）。"),
+    (r"the logs were read again: the shared inputs did not fit \((?P<why>.+)\)",
+     "ログを読み直しました：実行全体で先に読んだ入力が合いませんでした（{why}）。"),
+    (r"the logs were read ahead, once for the whole run's experiments \(one engine session, one "
+     r"scan\); the numbers are those of a read for this one alone",
+     "ログは実行全体の実験についてまとめて一度に読みました（エンジンのセッション1回、走査1回）。"
+     "数値はこの実験だけを読んだ場合と同じです。"),
+    (r"the experiment file's design differs from the stored one \((?P<diff>.+)\): the "
+     r"evaluation follows the stored design",
+     "実験ファイルの設計が保存された設計と異なります（{diff}）。評価は保存された設計に従います。"),
+    (r"design: (?P<design>.+); every estimate follows it \(by assignment, the pre-period value "
+     r"of each metric as covariate\)",
+     "設計：{design}。すべての推定はこれに従います（割付どおり、各指標の事前期間の値を共変量に）。"),
+    (r"each of the (?P<n>[\d,]+) arms is compared with control on its own; the headline follows "
+     r"'(?P<arm>.+?)'",
+     "{n}つの群をそれぞれ対照群と比べます。見出しは「{arm}」に従います。"),
+    (r"no balance table \((?P<why>.+)\)", "バランス表はありません（{why}）。"),
+    (r"pre-period imbalance in (?P<cols>.+?) \(\|SMD\| > (?P<t>[\d.]+)\); the regression "
+     r"adjustment corrects for it",
+     "事前期間の偏り：{cols}（|SMD| > {t}）。回帰調整で補正します。"),
+    (r"sample-ratio mismatch: (?P<nc>[\d,]+) control and (?P<nt>[\d,]+) '(?P<arm>.+?)' partners "
+     r"against the design's (?P<share>\S+) control \(p=(?P<p>\S+)\); the ledger or the data "
+     r"lost partners",
+     "サンプル比の不一致：対照群{nc}社と{arm}{nt}社は、設計の対照割合{share}と合いません"
+     "（p={p}）。割付台帳かデータからパートナーが失われています。"),
+    (r"the logs end on (?P<last>\S+): evaluated as of (?P<day>\S+)",
+     "ログは{last}で終わっています：{day}時点で評価しました。"),
+    (r"the logs end on (?P<last>\S+); the days up to (?P<day>\S+) hold no events \(a weekend or "
+     r"holiday, or events not yet ingested\)",
+     "ログは{last}で終わっています。{day}までの日にはイベントがありません（週末・休日、または"
+     "未取り込みのイベント）。"),
+    (r"interim: evaluated as of (?P<day>\S+), before the planned horizon \((?P<end>\S+)\); the "
+     r"decision waits for the horizon and stops early only for harm",
+     "中間評価：予定の終了日（{end}）より前の{day}時点で評価しました。判定は終了日を待ち、早期"
+     "中止は有害な場合に限ります。"),
     # -- why a partner was left out of the draw (design.ledger, design.randomize)
     (r"in running experiment (?P<eid>.+?) \(of the same package\)",
      "同じパッケージの実施中の実験 {eid} に参加中"),
