@@ -50,6 +50,9 @@ def test_first_screen(report: ExperimentReport) -> None:
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert f"{report.evaluation.n_control:,}" in html
     assert 1 <= len(report.caveats()) <= 3
+    # the heading names the section; the title is the page header's (a notebook shows it
+    # in a meta line the page hides)
+    assert "<h2>Decision</h2>" in html and 'class="sl-meta sl-notebook-only"' in html
 
 
 def test_sentence_uses_min_effect_and_language(world: tuple[Path, Path],

@@ -81,6 +81,9 @@ def test_report_publishes_every_file(world: tuple[Path, Path],
         assert check_self_contained(page) == []
         assert f'<html lang="{lang}">' in page
         assert "Traceback" not in page and "<script" not in page
+        # the title once, in the header; the first section is headed by what it is
+        assert page.count("<h1>") == 1 and ("<h2>Decision</h2>" in page
+                                             or "<h2>判定</h2>" in page)
         other = "en" if lang == "ja" else "ja"
         assert f'href="index.{other}.html"' in page
     result = json.loads((out / "result.json").read_text(encoding="utf-8"))

@@ -424,8 +424,11 @@ class ExperimentReport:
         parts.append(f"<div{muted}>{self.effect_figure().html()}</div>")
         parts.append('<ul class="sl-caveats">' + "".join(
             f"<li>{escape(c)}</li>" for c in self.caveats()) + "</ul>")
-        h = escape(f"{self.title} — {ev.experiment_id}")
+        # the page's header carries the title and the id; in a notebook they are the meta line
+        h = escape(self._t("Decision", "判定"))
+        meta = escape(f"{self.title} — {ev.experiment_id}")
         return Section("first_screen", f'<section class="sl-section"><h2>{h}</h2>'
+                       f'<p class="sl-meta sl-notebook-only">{meta}</p>'
                        + "".join(parts) + "</section>")
 
     def flow_section(self) -> Section:

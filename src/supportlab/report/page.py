@@ -51,6 +51,7 @@ a { color: var(--accent); }
 .sl-header { display: flex; justify-content: space-between; align-items: baseline; gap: 1rem;
   border-bottom: 2px solid var(--ink); margin-bottom: 1.2rem; flex-wrap: wrap; }
 .sl-header .sl-meta { color: var(--muted); font-size: .9rem; }
+main.sl-page .sl-notebook-only { display: none; }  /* the header says it on a page */
 .sl-lang-switch { font-size: .9rem; }
 .sl-nav { font-size: .85rem; color: var(--muted); margin-bottom: .4rem; }
 .sl-nav a { color: inherit; }
