@@ -316,7 +316,7 @@ def test_heavy_tail_numbers_match_numpy(report: ExperimentReport) -> None:
 
 
 def test_heavy_tail_top_share() -> None:
-    from supportlab.report.experiment import heavy_tail
+    from supportlab.report.tails import heavy_tail
 
     # one treatment partner carries the difference, and more: the others pull the other way
     t = heavy_tail({"control": [0, 1, 1, 2], "treatment": [0, 1, 2, 41]}, "control",

@@ -9,6 +9,8 @@ This layer sits between eligible partners (:mod:`supportlab.features`) and estim
   bit; ``redraw`` for randomization inference;
 * ``ledger.py``: ``assign`` (eligibility, exclusions, the immutable ledger in one
   transaction), ``verify``, ``read_ledger``, ``running_experiments``. Start here.
+* ``evaluate.py``: the evaluation of an experiment from its ledger and the logs;
+  ``inputs.py``: what it reads from the logs, read once for a run's many experiments.
 
 May import: :mod:`supportlab.features`, :mod:`supportlab.stats`, :mod:`supportlab.data`,
 :mod:`supportlab.config` and the base modules.

@@ -5,7 +5,8 @@ Nothing here re-computes statistics: the pages render the typed results of
 
 * ``experiment.py``: :func:`~supportlab.report.experiment.experiment_report`, one experiment's
   report (first screen, trust gate, evidence rating (``evidence.py``), CONSORT flow
-  (``flow.py``), effects, segments, guardrails, looks, heavy tails, appendix). Start here.
+  (``flow.py``), effects, segments, guardrails, looks, heavy tails (``tails.py``), appendix).
+  Start here.
 * ``portfolio.py``: every package and experiment for leadership, with reproduction credits;
   ``views.py``: roll-out targeting and the support score for sales and marketing.
 * ``page.py`` (the self-contained page: nbconvert with the project's template, CSS, escaping),
