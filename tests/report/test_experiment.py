@@ -150,6 +150,9 @@ def test_guardrail_and_segment_tables(report: ExperimentReport) -> None:
         assert f"(n={g.n_control:,})" in html and f"(n={g.n_treatment:,})" in html
         assert g.n_control + g.n_treatment == report.evaluation.primary.n_control \
             + report.evaluation.primary.n_treatment
+        if g.relative:  # a relative margin and change read as percentages
+            assert f"{100 * g.margin:.0f}% (rel.)" in html
+            assert f"{100 * g.effect:+.1f}%" in html
 
 
 def test_flow_reads_stored_assignment(report: ExperimentReport) -> None:

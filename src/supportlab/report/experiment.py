@@ -44,6 +44,7 @@ from supportlab.report.text import (
     fmt_ci,
     fmt_date,
     fmt_num,
+    fmt_p,
     fmt_pct,
     fmt_yen,
     metric_label,
@@ -51,6 +52,7 @@ from supportlab.report.text import (
     translate,
     word,
 )
+from supportlab.stats.checks import GuardrailCheck
 
 #: the decision's icon and word per language (kept here under their old names)
 ICONS = DECISION_ICONS
@@ -504,11 +506,18 @@ class ExperimentReport:
     def guardrails_section(self) -> Section:
         """Each guardrail with its non-inferiority margin and status."""
         rel = self._t(" (rel.)", "（相対）")
-        rows = [[metric_label(g.metric, self.lang), f"{g.margin:g}{rel if g.relative else ''}",
+
+        def change(g: GuardrailCheck, x: float) -> str:  # a relative change as a percentage
+            if not g.relative:
+                return fmt_num(x, 3)
+            out = fmt_pct(x, 1)
+            return out if out.startswith(("-", "–")) or x == 0 else "+" + out
+
+        rows = [[metric_label(g.metric, self.lang),
+                 (f"{fmt_pct(g.margin, 0)}{rel}" if g.relative else f"{g.margin:g}"),
                  f"{fmt_num(g.mean_control, 2)} (n={g.n_control:,})",
                  f"{fmt_num(g.mean_treatment, 2)} (n={g.n_treatment:,})",
-                 fmt_num(g.effect, 3),
-                 f"{fmt_num(g.lower, 3)} – {fmt_num(g.upper, 3)}",
+                 change(g, g.effect), f"{change(g, g.lower)} – {change(g, g.upper)}",
                  word(GUARDRAIL_WORDS, g.status, self.lang)]
                 for g in self.evaluation.guardrails]
         inner = (_table([self._t("guardrail", "ガードレール"), self._t("margin", "許容幅"),
@@ -634,9 +643,9 @@ class ExperimentReport:
                 "partners' share.", "パートナーごとの成果がないため、中央値・ウィンソライズ平均・"
                 "上位パートナーの割合は示せません。")) + "</p>"
         redraws = det.get("randomization_redraws", 0)
-        ps = [[self._t("model p-value", "モデルのp値"), fmt_num(p.p_value, 4), "–"],
+        ps = [[self._t("model p-value", "モデルのp値"), fmt_p(p.p_value), "–"],
               [self._t("randomization p-value", "無作為化検定のp値"),
-               fmt_num(rand_p, 4) if isinstance(rand_p, (int, float)) else "–",
+               fmt_p(rand_p) if isinstance(rand_p, (int, float)) else "–",
                f"{redraws:,}" if isinstance(redraws, int) else "–"]]
         ptable = _table(["", self._t("value", "値"), self._t("redraws", "再割付の回数")], ps)
         warn = "".join(f'<p class="sl-warn">{escape(translate(w, self.lang))}</p>'

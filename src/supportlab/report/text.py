@@ -110,6 +110,19 @@ def fmt_pct(share: float | None, digits: int = 1, *, lang: str = "en") -> str:
     return MISSING if v is None else fmt_num(100 * v, digits, lang=lang) + "%"
 
 
+def fmt_p(p: float | None) -> str:
+    """A p-value with four decimals, and ``< 0.0001`` below that (never ``0.0000``).
+
+    Example:
+        >>> fmt_p(0.04213), fmt_p(3e-9), fmt_p(None)
+        ('0.0421', '< 0.0001', '–')
+    """
+    v = _finite(p)
+    if v is None:
+        return MISSING
+    return "< 0.0001" if v < 0.00005 else fmt_num(v, 4)
+
+
 def fmt_signed(x: float | int | None, digits: int = 2, *, lang: str = "en") -> str:
     """With an explicit sign: ``+0.42``, ``-0.42``; a value that rounds to zero has none.
 
