@@ -155,11 +155,18 @@ def test_guardrail_and_segment_tables(report: ExperimentReport) -> None:
             assert f"{100 * g.effect:+.1f}%" in html
 
 
-def test_flow_reads_stored_assignment(report: ExperimentReport) -> None:
+def test_flow_reads_stored_assignment(report: ExperimentReport,
+                                      report_ja: ExperimentReport) -> None:
     fl = report.flow
     assert fl.eligible is not None
     assert fl.eligible - sum(n for *_, n in fl.excluded) == sum(a.counts[0] for a in fl.arms)
     assert f"{fl.eligible:,}" in report.flow_section().html
+    # the tasks made for the PRM: every treatment partner, no control partner
+    for a in fl.arms:
+        assert a.stages[1] == "tasks delivered"
+        assert a.counts[1] == (0 if a.arm == "control" else a.counts[0])
+    assert "tasks delivered <b>" in report.flow_section().html
+    assert "タスク配信 <b>" in report_ja.flow_section().html
 
 
 def test_heavy_tail_and_appendix(report: ExperimentReport) -> None:
@@ -485,7 +492,8 @@ def test_uptake_with_counts(report: ExperimentReport, report_ja: ExperimentRepor
     assert "社中" in report_ja.effects_section().html
     flow = report.flow_section().html
     a = report.flow.arms[0]
-    assert f"opened <b>{a.counts[1]:,}</b> ({fmt_pct(a.counts[1] / a.counts[0], 0)})" in flow
+    k = a.stages.index("opened")
+    assert f"opened <b>{a.counts[k]:,}</b> ({fmt_pct(a.counts[k] / a.counts[0], 0)})" in flow
 
 
 def test_exclusions_in_the_page_language(report: ExperimentReport,

@@ -66,3 +66,21 @@ def test_exclusions_from_stored_units(ev: sl.Evaluation) -> None:
     assert ("small_stratum", "", 1) in flow.excluded
     assert flow.to_dict()["excluded"][0]["partners"] == 2
     assert consort_flow(ev).eligible is None
+
+
+def test_tasks_delivered_between_assigned_and_opened(ev: sl.Evaluation) -> None:
+    """Treatment partners got their tasks; control none, by design, which is not its loss."""
+    from supportlab.report.flow import DELIVERED
+
+    up = ev.uptake.set_index("arm")
+    tr_arm = next(a for a in up.index if a != "control")
+    n_tr = int(up.loc[tr_arm, "n_assigned"])
+    flow = consort_flow(ev, delivered={tr_arm: n_tr - 3})
+    for a in flow.arms:
+        assert a.stages[:3] == ("assigned", DELIVERED, "opened")
+        assert a.counts[1] == (0 if a.arm == "control" else n_tr - 3)
+        if a.arm == "control":
+            assert a.loses_most != DELIVERED
+    assert "stage" in flow.to_frame() and DELIVERED in set(flow.to_frame()["stage"])
+    # without the experiment's tasks in the workspace the stage is left out
+    assert DELIVERED not in consort_flow(ev).arms[0].stages

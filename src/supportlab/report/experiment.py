@@ -790,6 +790,23 @@ def _assignment_units(ws: Workspace, experiment_id: str) -> pd.DataFrame:
     return frame
 
 
+def _delivered(ws: Workspace, experiment_id: str, ledger: pd.DataFrame) -> dict[str, int] | None:
+    """Per arm, the assigned partners with at least one of the experiment's tasks before the
+    horizon (waitlist tasks come after it); None when the workspace holds none of its tasks."""
+    with ws.connection() as con:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables")
+                  .fetchall()}
+        if "tasks" not in tables:
+            return None
+        ids = {str(r[0]) for r in con.execute(
+            "SELECT DISTINCT partner_id FROM tasks WHERE experiment_id = ? "
+            "AND coalesce(wave, 'treatment') <> 'waitlist'", [experiment_id]).fetchall()}
+        if not ids:
+            return None
+    sent = ledger.index.astype(str).isin(list(ids))
+    return {str(arm): int(n) for arm, n in ledger.loc[sent, "arm"].value_counts().items()}
+
+
 def _outcomes(ev: Evaluation) -> dict[str, tuple[float, ...]] | None:
     """Per arm (control first), the partners' primary outcomes kept by the evaluation."""
     po = ev.partner_outcomes
@@ -857,11 +874,12 @@ def experiment_report(workspace: Workspace | str | Path, experiment: Experiment 
         _, frame = read_ledger(ws, exp.id)
         n_base = len(frame)
         units = _assignment_units(ws, exp.id)
+        delivered = _delivered(ws, exp.id, frame)
     finally:
         if own:
             ws.close()
     yaml_text = Path(exp.path).read_text(encoding="utf-8") if exp.path else ""
-    flow = consort_flow(ev, units)
+    flow = consort_flow(ev, units, delivered)
     assigned = sum(flow.arms[i].counts[0] for i in range(len(flow.arms)))
     return ExperimentReport(evaluation=ev, evidence=rate_evidence(ev, n_assigned=assigned),
                             flow=flow, trust=trust_gate(ev), lang=lang,

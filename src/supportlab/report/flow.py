@@ -1,7 +1,9 @@
-"""The CONSORT-style flow of an experiment: assigned -> opened -> each step -> analysed."""
+"""The CONSORT-style flow of an experiment: eligible -> assigned -> tasks delivered -> opened ->
+each step -> analysed."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,13 +70,22 @@ class ConsortFlow:
                           "loses_most": a.loses_most, "lost": a.lost} for a in self.arms]}
 
 
-def consort_flow(ev: Evaluation, units: pd.DataFrame | None = None) -> ConsortFlow:
+#: the stage of partners whose package tasks were made for the PRM (before the horizon)
+DELIVERED = "tasks delivered"
+
+
+def consort_flow(ev: Evaluation, units: pd.DataFrame | None = None,
+                 delivered: Mapping[str, int] | None = None) -> ConsortFlow:
     """Build the flow from ``ev.uptake`` (assigned, opened, each week done) and the analysed n.
 
     Args:
         ev: the evaluation.
         units: the stored assignment's partners (``partner_id``, ``status``, ``reason``:
             ``assignment_units``); every status but ``assigned`` counts as excluded.
+        delivered: per arm, the assigned partners with at least one task of the package
+            before the horizon (the ``tasks delivered`` stage, after ``assigned``); None when
+            the experiment's tasks are not in the workspace. Control gets none by design, so
+            its flow's largest loss is looked for after that stage.
 
     Returns:
         The flow.
@@ -87,12 +98,16 @@ def consort_flow(ev: Evaluation, units: pd.DataFrame | None = None) -> ConsortFl
     arms = []
     for _, r in up.iterrows():
         arm = str(r["arm"])
-        stages = ["assigned", "opened"] + [c[2:-5].replace("week", "week ") + " done"
-                                            for c in week_cols] + ["analysed"]
-        counts = [int(r["n_assigned"]), int(r["n_opened"])] + [int(r[c]) for c in week_cols]
+        sent = {} if delivered is None else {DELIVERED: int(delivered.get(arm, 0))}
+        stages = ["assigned", *sent, "opened"] + [c[2:-5].replace("week", "week ") + " done"
+                                                   for c in week_cols] + ["analysed"]
+        counts = [int(r["n_assigned"]), *sent.values(), int(r["n_opened"])] \
+            + [int(r[c]) for c in week_cols]
         counts.append(int(analysed.get(arm, int(r["n_assigned"]))))
-        # analysed comes from the assigned, not from the last step
-        drops = [(counts[i - 1] - counts[i], stages[i]) for i in range(1, len(counts) - 1)]
+        # analysed comes from the assigned, not from the last step; control's missing tasks
+        # are the design, not a loss
+        first = 1 + (bool(sent) and arm == "control")
+        drops = [(counts[i - 1] - counts[i], stages[i]) for i in range(first, len(counts) - 1)]
         drops.append((counts[0] - counts[-1], "analysed"))
         lost, stage = max(drops) if drops else (0, "")
         arms.append(ArmFlow(arm=arm, stages=tuple(stages), counts=tuple(counts),

@@ -246,7 +246,8 @@ def stage_label(stage: str, lang: str = "en") -> str:
     """
     if lang != "ja":
         return stage
-    fixed = {"assigned": "割付", "opened": "開封", "analysed": "分析対象"}
+    fixed = {"assigned": "割付", "tasks delivered": "タスク配信", "opened": "開封",
+             "analysed": "分析対象"}
     if stage in fixed:
         return fixed[stage]
     parts = stage.split()
