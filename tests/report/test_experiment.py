@@ -179,6 +179,12 @@ def test_heavy_tail_and_appendix(report: ExperimentReport) -> None:
         assert f"{rand_p:,.4f}" in html
     app = report.appendix().html
     assert "HC2" in app and "pandas" in app and "decision:" in app
+    # the data and the code: fingerprint, revision (none: not a git checkout), quality
+    pv = report.to_dict()["provenance"]
+    assert pv["data_quality"]["source"] == "simulated"
+    assert pv["data_quality"]["tables"]["events"] > 0
+    assert f"data fingerprint: {pv['data_fingerprint'][:16]}" in app
+    assert "git revision: –" in app and "simulated" in app and "rows in quarantine: 0" in app
 
 
 def test_money_metric_scaled_in_yen(report: ExperimentReport) -> None:

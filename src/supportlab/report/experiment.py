@@ -32,6 +32,7 @@ from supportlab.report.charts import (
 )
 from supportlab.report.evidence import BALANCE_P_THRESHOLD, EvidenceRating, rate_evidence
 from supportlab.report.flow import ConsortFlow, consort_flow
+from supportlab.report.provenance import provenance
 from supportlab.report.sections import Section, escape
 from supportlab.report.tails import HeavyTail, heavy_tail
 from supportlab.report.text import (
@@ -143,6 +144,8 @@ class ExperimentReport:
             heavy-tail panel then shows the model's raw means only and no chart).
         exploratory: the segments of the evaluation that were not pre-declared in
             ``decision.segments`` (marked as exploratory wherever segments are shown).
+        provenance: the data fingerprint, git revision and data quality
+            (:func:`supportlab.report.provenance.provenance`; empty: not known).
     """
 
     evaluation: Evaluation
@@ -156,6 +159,7 @@ class ExperimentReport:
     yaml_text: str = ""
     outcomes: Mapping[str, Sequence[float]] | None = None
     exploratory: tuple[str, ...] = ()
+    provenance: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def sentence(self) -> str:
@@ -685,6 +689,7 @@ class ExperimentReport:
                   str(det.get("randomization_seed", "–"))),
                  ("python", platform.python_version())]
         facts += [(n, ver(n)) for n in ("supportlab", "duckdb", "pandas", "statsmodels")]
+        facts += self._provenance_facts()
         said = {*ev.primary.warnings, PLACEBO["en"]}  # shown elsewhere on the page
         warns = "".join(f'<li class="sl-warn">{escape(translate(w, self.lang))}</li>'
                         for w in ev.warnings if w not in said)
@@ -697,6 +702,38 @@ class ExperimentReport:
         return Section("appendix", f'<details class="sl-appendix"><summary>{summary}</summary>'
                        f"<p>{escape(translate(ev.design, self.lang))}</p>{checks}<ul>{notes}</ul>"
                        f"<pre>{escape(self.yaml_text)}</pre></details>")
+
+    def _provenance_facts(self) -> list[tuple[str, str]]:
+        """The appendix's lines on the data and the code: fingerprint, git revision, quality."""
+        pv = self.provenance
+        if not pv:
+            return []
+        out = [(self._t("data fingerprint", "データのフィンガープリント"),
+                str(pv.get("data_fingerprint") or "–")[:16])]
+        git = pv.get("git")
+        out.append((self._t("git revision", "gitリビジョン"),
+                    "–" if not git else str(git["revision"])[:12]
+                    + (self._t(" (with uncommitted changes)", "（未コミットの変更あり）")
+                       if git.get("dirty") else "")))
+        dq = pv.get("data_quality") or {}
+        tables = dq.get("tables") or {}
+        rows = ", ".join(f"{t} {n:,}" for t, n in tables.items()
+                         if t in ("partners", "events", "deals", "tasks", "assignments"))
+        source = {"simulated": self._t("simulated (supportlab simulate)", "シミュレーション"),
+                  "ingested": self._t("ingested", "取り込み済み")}.get(
+            str(dq.get("source")), self._t("unknown", "不明"))
+        out.append((self._t("data", "データ"), f"{source}; {rows}" if rows else source))
+        ing = dq.get("ingested")
+        if ing:
+            out.append((self._t("ingest", "取り込み"), self._t(
+                f"{ing['files']:,} file(s): {ing['rows_read']:,} rows read, "
+                f"{ing['rows_loaded']:,} loaded, {ing['rows_quarantined']:,} quarantined, "
+                f"{ing['duplicates_skipped']:,} duplicates skipped; last {ing['last_loaded_at']}",
+                f"{ing['files']:,}ファイル：読込{ing['rows_read']:,}行、格納{ing['rows_loaded']:,}行、"
+                f"隔離{ing['rows_quarantined']:,}行、重複スキップ{ing['duplicates_skipped']:,}行；"
+                f"最終 {ing['last_loaded_at']}")))
+        out.append((self._t("rows in quarantine", "隔離中の行"), f"{int(dq.get('quarantined', 0)):,}"))
+        return out
 
     def sections(self) -> list[Section]:
         """Every section in page order."""
@@ -717,7 +754,8 @@ class ExperimentReport:
                   "sentence": self.sentence, "scaled": self.scaled(),
                   "caveats": self.caveats(), "lang": self.lang,
                   "reasons_en": list(ev.reasons_in("en")), "reasons_ja": list(ev.reasons_in("ja")),
-                  "exploratory_segments": list(self.exploratory)})
+                  "exploratory_segments": list(self.exploratory),
+                  "provenance": dict(self.provenance)})
         t = self.tail()
         d["heavy_tail"] = t.to_dict() if t is not None else None
         return d
@@ -875,6 +913,7 @@ def experiment_report(workspace: Workspace | str | Path, experiment: Experiment 
         n_base = len(frame)
         units = _assignment_units(ws, exp.id)
         delivered = _delivered(ws, exp.id, frame)
+        origin = provenance(ws)
     finally:
         if own:
             ws.close()
@@ -885,4 +924,5 @@ def experiment_report(workspace: Workspace | str | Path, experiment: Experiment 
                             flow=flow, trust=trust_gate(ev), lang=lang,
                             title=exp.title or exp.package.title or exp.package.id,
                             horizon_days=exp.design.horizon_days, n_base=n_base,
-                            yaml_text=yaml_text, outcomes=_outcomes(ev), exploratory=extra)
+                            yaml_text=yaml_text, outcomes=_outcomes(ev), exploratory=extra,
+                            provenance=origin)

@@ -37,7 +37,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -62,6 +61,7 @@ from supportlab.report.page import (
     render_notebook,
     standalone_page,
 )
+from supportlab.report.provenance import git_revision, versions
 
 __all__ = ["VIEWS", "RunResult", "active_experiments", "data_fingerprint", "portfolio",
            "record_result", "report", "run_all", "view"]
@@ -201,31 +201,6 @@ def _append_run_log(reports: Path, result: RunResult) -> None:
 
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         f.write(line + "\n")
-
-
-def _git_revision(root: Path) -> dict[str, Any] | None:
-    try:
-        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
-                                "--untracked-files=no"], capture_output=True, text=True,
-                               timeout=10, check=True).stdout.strip() != ""
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return {"revision": rev, "dirty": dirty}
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": sys.version.split()[0]}
-    for name in ("supportlab", "duckdb", "pandas", "numpy", "statsmodels", "scipy", "ibis-framework",
-                 "papermill", "nbconvert", "matplotlib"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def _execute(name: str, output: Path, params: dict[str, Any], *, cwd: Path,
@@ -395,8 +370,8 @@ def _manifest(stage: Path, *, kind: str, key: str, params: dict[str, dict[str, A
     files = {str(p.relative_to(stage)): _sha256(p) for p in sorted(stage.rglob("*"))
              if p.is_file()}
     manifest = {"kind": kind, "id": key, "parameters": params, "started": started.isoformat(),
-                "finished": _now().isoformat(), "versions": _versions(),
-                "git": _git_revision(root), "data_fingerprint": fingerprint, "seed": seed,
+                "finished": _now().isoformat(), "versions": versions(),
+                "git": git_revision(root), "data_fingerprint": fingerprint, "seed": seed,
                 "notebook": str(notebooks.notebook_path(
                     "experiment_report" if kind == "report" else "portfolio").name),
                 "files": files}
