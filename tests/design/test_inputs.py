@@ -205,3 +205,23 @@ def test_inputs_read_on_spark_give_the_same_evaluations(
         for exp in exps:
             _same(evaluate(ws, exp, permutations=50, inputs=shared[exp.id]),
                   evaluate(ws, exp, permutations=50))
+
+
+def test_a_failure_to_read_ahead_does_not_stop_the_run(demo: tuple[Path, list[sl.Experiment]],
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
+    """Reading ahead only saves time: when it breaks, every report reads its own."""
+    import supportlab.design.inputs as inputs_module
+    from supportlab.report import runner
+
+    root, exps = demo
+
+    def broken(*args: object, **kwargs: object) -> Iterator[object]:
+        raise KeyError("a bug in reading ahead")
+        yield  # a generator, as the real one
+
+    monkeypatch.setattr(inputs_module, "iter_inputs", broken)
+    files = [Path(e.path) for e in exps[:2]]
+    with pytest.warns(RuntimeWarning, match="could not be read ahead"):
+        got = list(runner._inputs_stream(root, files, None, tmp_path))
+    assert got == ["", ""]

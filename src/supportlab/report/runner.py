@@ -785,6 +785,12 @@ def _inputs_stream(root: str | Path, files: Sequence[Path], as_of: str | dt.date
                 yield out
     except SupportlabError:  # no workspace, a locked file: every report reads its own
         pass
+    except Exception as exc:  # reading ahead only saves time: a failure must not stop the run
+        import warnings
+
+        warnings.warn(f"supportlab run: the evaluations' inputs could not be read ahead "
+                      f"({type(exc).__name__}: {exc}); each report reads its own",
+                      RuntimeWarning, stacklevel=2)
     for _ in range(done, len(files)):
         yield ""
 
