@@ -193,3 +193,21 @@ def test_timeline_of_a_single_day_and_a_long_span() -> None:
                           dt.date(2024 + i // 4, 3 + 3 * (i % 4), 28), None) for i in range(12)]
     long = ch.timeline_chart(years, lang="ja", title="t")
     assert long.alt.count("判定前") == 12 and len(long.svg) < 150_000
+
+
+def test_long_forest_labels_wrap_and_date_ticks_name_the_year_once() -> None:
+    from matplotlib.figure import Figure
+
+    row = ch.ForestRow(label="an-experiment-with-a-long-identifier-2026q2 · a cohort described "
+                       "at length, with rules and dates", effect=0.3, lower=0.1, upper=0.5,
+                       n=188, note="promotion")
+    text = ch._row_label(row, wrap=True)
+    assert all(len(line) <= ch.LABEL_CHARS for line in text.splitlines())
+    assert text.replace("\n", " ").replace("  ", " ").startswith("an-experiment-with-a-long")
+    assert "(n=188) [promotion]" in text.splitlines()[-1]
+    assert ch._row_label(row) == row.label + " (n=188) [promotion]"
+    for lang, want in (("ja", ["2026年11月", "12月", "2027年1月", "2月"]),
+                       ("en", ["Nov 2026", "Dec", "Jan 2027", "Feb"])):
+        ax = Figure().add_subplot()
+        ch._date_ticks(ax, dt.date(2026, 11, 1), dt.date(2027, 2, 20), lang)
+        assert [t.get_text() for t in ax.get_xticklabels()] == want

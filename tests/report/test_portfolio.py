@@ -180,6 +180,8 @@ def test_lineage_and_reproduction(en: PortfolioReport) -> None:
     lo, hi = fo["kit@2"]["pooled_ci_lower"], fo["kit@2"]["pooled_ci_upper"]
     assert lo < fo["kit@2"]["pooled_effect"] < hi
     assert "pooled (random effects)" in html
+    # each experiment's cohort, listed under the forest plot (not squeezed into its labels)
+    assert "<b>k2a</b>: cohort 1" in html and "<b>k2b</b>: cohort 2" in html
 
 
 def test_charts_and_their_html_fallback(en: PortfolioReport, monkeypatch: pytest.MonkeyPatch

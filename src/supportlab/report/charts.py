@@ -331,13 +331,28 @@ def effect_chart(effect: float, lower: float, upper: float, *, min_effect: float
     return Chart(svg=_render(2.0, draw), alt=alt, title=title)
 
 
-def _row_label(r: ForestRow) -> str:
-    out = r.label
-    if r.n is not None:
-        out += f" (n={r.n:,})"
-    if r.note:
-        out += f" [{r.note}]"
-    return out
+#: characters of a forest row's label per line before it wraps (a longer label would push the
+#: plot out of the figure's fixed width)
+LABEL_CHARS = 34
+
+
+def _row_label(r: ForestRow, wrap: bool = False) -> str:
+    """The row's label with its n and note; with ``wrap``, on lines of at most
+    :data:`LABEL_CHARS` characters (broken at `` · ``, then spaces, then anywhere)."""
+    extra = (f"(n={r.n:,})" if r.n is not None else "") + (f" [{r.note}]" if r.note else "")
+    if not wrap:
+        return r.label + (" " + extra.strip() if extra else "")
+    import textwrap
+
+    lines: list[str] = []
+    for part in r.label.split(" · "):
+        lines += textwrap.wrap(part, LABEL_CHARS, break_long_words=True) or [""]
+    tail = extra.strip()
+    if tail and len(lines[-1]) + 1 + len(tail) <= LABEL_CHARS:
+        lines[-1] += " " + tail
+    elif tail:
+        lines.append(tail)
+    return "\n".join(lines)
 
 
 def forest_chart(rows: Sequence[ForestRow], *, lang: str = "en", title: str = "",
@@ -385,7 +400,7 @@ def forest_chart(rows: Sequence[ForestRow], *, lang: str = "en", title: str = ""
             else:
                 ax.plot([r.lower, r.upper], [y, y], color="#0072B2", lw=2, solid_capstyle="butt")
                 ax.plot([r.effect], [y], marker="s", ms=6, color="#0072B2", zorder=3)
-        ax.set_yticks(ys, [_row_label(r) for r in rows])
+        ax.set_yticks(ys, [_row_label(r, wrap=True) for r in rows], fontsize=8)
         for tick, r in zip(ax.get_yticklabels(), rows, strict=True):
             tick.set_color(_INK if r.emphasis else "#444444")
         for y, r in zip(ys, rows, strict=True):
@@ -399,7 +414,9 @@ def forest_chart(rows: Sequence[ForestRow], *, lang: str = "en", title: str = ""
         _plain_ticks(ax)
         ax.set_xlabel(xlabel if xlabel is not None else "効果" if ja else "effect")
 
-    return Chart(svg=_render(1.2 + 0.32 * len(rows), draw), alt=alt, title=title)
+    lines = max(_row_label(r, wrap=True).count("\n") + 1 for r in rows)
+    return Chart(svg=_render(1.2 + 0.32 * len(rows) * max(1.0, 0.75 * lines), draw), alt=alt,
+                 title=title)
 
 
 def funnel_chart(steps: Sequence[str], shares: Mapping[str, Sequence[float]], *,
@@ -540,8 +557,16 @@ def _date_ticks(ax: Axes, first: dt.date, last: dt.date, lang: str) -> None:
             m += step
         if not ticks:
             ticks = [first]
-        labels = [f"{d.year}年{d.month}月" if lang == "ja" else f"{_MONTHS[d.month - 1]} {d.year}"
-                  for d in ticks]
+        # the year on the first tick and where it changes: "2026年4月", "5月", ... (labels
+        # short enough not to run into each other)
+        labels = []
+        for k, d in enumerate(ticks):
+            year = k == 0 or d.year != ticks[k - 1].year
+            if lang == "ja":
+                labels.append(f"{d.year}年{d.month}月" if year else f"{d.month}月")
+            else:
+                labels.append(f"{_MONTHS[d.month - 1]} {d.year}" if year
+                              else _MONTHS[d.month - 1])
     ax.set_xticks([float(_day(d)) for d in ticks], labels)
 
 

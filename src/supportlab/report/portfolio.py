@@ -656,8 +656,10 @@ class PortfolioReport:
                 return promo if e["promotion"] else confirms if e["confirmed"] else ""
             body = ""
             if charts is not None:
+                # the experiment as the row's label; its cohort (who, when) in a list under
+                # the chart, where a long description has room
                 rows = [charts.ForestRow(
-                    label=f"{e['experiment_id']} · {e['cohort']}", effect=e["effect"],
+                    label=str(e["experiment_id"]), effect=e["effect"],
                     lower=e["ci_lower"], upper=e["ci_upper"],
                     n=None if e["n"] is None else int(e["n"]),
                     note=note(e))
@@ -672,7 +674,11 @@ class PortfolioReport:
                     f"effect on {metric} per experiment, and pooled",
                     f"実験ごとの効果（{metric}）と統合推定"),
                     xlabel=self._t("effect (95% interval)", "効果（95%信頼区間）"))
-                body = str(chart._repr_html_())
+                cohorts = "".join(
+                    f"<li><b>{escape(str(e['experiment_id']))}</b>: {escape(str(e['cohort']))}</li>"
+                    for e in fo["experiments"] if e.get("cohort"))
+                body = str(chart._repr_html_()) + (
+                    f'<ul class="sl-muted sl-cohorts">{cohorts}</ul>' if cohorts else "")
             else:
                 trs = [[f"{e['experiment_id']} · {e['cohort']}", _num(e["effect"]),
                         _ci(e["ci_lower"], e["ci_upper"]),
